@@ -1,0 +1,3 @@
+from idbroker.cli.main import main
+
+main()

@@ -1,0 +1,143 @@
+"""`idbroker init | serve | demo | clients | connections`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import click
+
+from idbroker.bootstrap import initialise
+from idbroker.errors import IdbrokerError
+from idbroker.management import clients as client_resource
+from idbroker.management import connections as connection_resource
+from idbroker.runtime import Runtime
+from idbroker.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise click.ClickException(f"invalid settings: {exc}") from exc
+
+
+def _refuse_unsafe(settings: Settings) -> None:
+    problems = settings.production_problems()
+    if problems:
+        raise click.ClickException("refusing to start in production mode:\n  - " +
+                                   "\n  - ".join(problems))
+
+
+def _print_init(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    if result["status"] == "unchanged":
+        click.echo("idbroker is already initialised; nothing was changed.")
+    else:
+        click.echo("Created: " + ", ".join(result["created"]))
+    click.echo(f"issuer:        {result['issuer']}")
+    click.echo(f"audience:      {result['audience']}")
+    click.echo(f"client_id:     {result['client_id']}")
+    if "client_secret" in result:
+        click.echo(f"client_secret: {result['client_secret']}")
+        click.echo("The secret is shown only now; it is stored as a keyed hash.")
+
+
+@click.group()
+def main() -> None:
+    """idbroker: identity broker and vault for identity-provider tokens."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def init(as_json: bool) -> None:
+    """Create the data directory, database, keys and a bootstrap Management API client."""
+    settings = _settings()
+    _refuse_unsafe(settings)
+    result = asyncio.run(initialise(settings))
+    _print_init(result.as_dict(), as_json)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Apply migrations and serve the broker."""
+    import uvicorn
+
+    settings = _settings()
+    _refuse_unsafe(settings)
+    result = asyncio.run(initialise(settings)).as_dict()
+    if result["status"] == "created":
+        _print_init(result, as_json=False)
+    uvicorn.run("idbroker.http.app:create_app_from_env", factory=True, host=host, port=port,
+                workers=workers, access_log=False, log_level=settings.log_level.lower(),
+                proxy_headers=False)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+def demo(host: str) -> None:
+    """Run idbroker with a demo upstream OpenID provider and a sample app."""
+    from idbroker.cli.demo import run_demo
+
+    run_demo(host)
+
+
+def _with_runtime(action: Callable[[Runtime], Awaitable[Any]]) -> Any:
+    async def run() -> Any:
+        rt = await Runtime.start(_settings())
+        try:
+            return await action(rt)
+        finally:
+            await rt.close()
+    try:
+        return asyncio.run(run())
+    except IdbrokerError as exc:
+        raise click.ClickException(exc.description) from exc
+
+
+@main.group()
+def clients() -> None:
+    """Applications (the same code as /api/v2/clients)."""
+
+
+@clients.command("list")
+def clients_list() -> None:
+    click.echo(json.dumps(_with_runtime(lambda rt: client_resource.list_all(rt.store)), indent=2))
+
+
+@clients.command("create")
+@click.argument("body", type=click.File("r"), default=sys.stdin)
+def clients_create(body: Any) -> None:
+    """Create a client from a JSON body (as POST /api/v2/clients), read from a file or stdin."""
+    data = json.load(body)
+    click.echo(json.dumps(_with_runtime(lambda rt: client_resource.create(rt.store, data)), indent=2))
+
+
+@main.group()
+def connections() -> None:
+    """Upstream identity providers (the same code as /api/v2/connections)."""
+
+
+@connections.command("list")
+def connections_list() -> None:
+    click.echo(json.dumps(_with_runtime(
+        lambda rt: connection_resource.list_all(rt.store, strategy=None, name=None)), indent=2))
+
+
+@connections.command("create")
+@click.argument("body", type=click.File("r"), default=sys.stdin)
+def connections_create(body: Any) -> None:
+    """Create a connection from a JSON body (as POST /api/v2/connections)."""
+    data = json.load(body)
+    click.echo(json.dumps(_with_runtime(
+        lambda rt: connection_resource.create(rt.store, rt.policy, data)), indent=2))

@@ -1,0 +1,123 @@
+"""The interface every upstream connector implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict
+
+from idbroker.errors import ConfigurationError
+from idbroker.vault.records import TokenSet, UpstreamProfile
+
+# /authorize parameters that Auth0 lets a connection copy upstream (upstream_params "alias").
+ALIASABLE_PARAMS = frozenset({
+    "acr_values", "audience", "client_id", "display", "id_token_hint", "login_hint", "max_age",
+    "prompt", "resource", "response_mode", "response_type", "ui_locales",
+})
+
+
+class ConnectorOptions(BaseModel):
+    """Options common to OAuth 2.0 based connections (Auth0 ``options``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    client_id: str
+    scope: str | list[str] | None = None
+    upstream_params: dict[str, dict[str, str]] = {}
+
+    def scopes(self, default: str) -> list[str]:
+        raw = self.scope if self.scope is not None else default
+        items = raw if isinstance(raw, list) else raw.replace(",", " ").split()
+        return [s for s in items if s]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamPolicy:
+    """What a connector may talk to; plain http only for local development."""
+
+    allow_insecure: bool
+    timeout_s: float
+
+    def check_url(self, url: str, what: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.netloc:
+            return url
+        if parts.scheme == "http" and parts.netloc and self.allow_insecure:
+            return url
+        raise ConfigurationError(f"{what} must be an https URL", detail=f"{what}={url!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamAuthorization:
+    """Everything a connector needs to send a person to the upstream's authorization page."""
+
+    callback_url: str
+    state: str
+    nonce: str
+    code_verifier: str
+    extra_scopes: list[str] = field(default_factory=list)
+    request_params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCallback:
+    callback_url: str
+    params: Mapping[str, str]
+    nonce: str
+    code_verifier: str
+
+
+@dataclass(slots=True)
+class UpstreamLogin:
+    subject: str
+    profile: UpstreamProfile
+    tokens: TokenSet
+
+
+class Connector(Protocol):
+    strategy: ClassVar[str]
+    is_social: ClassVar[bool]
+    provider: str
+
+    async def authorization_url(self, request: UpstreamAuthorization) -> str: ...
+
+    async def complete(self, callback: UpstreamCallback) -> UpstreamLogin: ...
+
+
+def upstream_params(options: ConnectorOptions, request_params: Mapping[str, str]) -> dict[str, str]:
+    """Resolve a connection's ``upstream_params`` (static values and /authorize aliases)."""
+    resolved: dict[str, str] = {}
+    for name, spec in options.upstream_params.items():
+        if "value" in spec:
+            resolved[name] = spec["value"]
+        elif spec.get("alias") in ALIASABLE_PARAMS and request_params.get(spec["alias"]):
+            resolved[name] = request_params[spec["alias"]]
+    return resolved
+
+
+def check_upstream_params(raw: Any) -> None:
+    if not isinstance(raw, dict):
+        raise ConfigurationError("options.upstream_params must be an object")
+    for name, spec in raw.items():
+        if not isinstance(spec, dict) or not (
+            isinstance(spec.get("value"), str) or spec.get("alias") in ALIASABLE_PARAMS
+        ):
+            raise ConfigurationError(
+                f"options.upstream_params.{name} must be {{\"value\": string}} or "
+                f"{{\"alias\": one of {', '.join(sorted(ALIASABLE_PARAMS))}}}")
+
+
+
+def expires_at(body: Mapping[str, Any], now: int) -> int | None:
+    value = body.get("expires_in")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and value > 0:
+        return now + int(value)
+    if isinstance(value, str) and value.isdigit():
+        return now + int(value)
+    return None
+

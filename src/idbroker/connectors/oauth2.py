@@ -1,0 +1,123 @@
+"""Generic OAuth 2.0 upstream (Auth0 ``strategy: "oauth2"``): no ID token, so the identity
+comes from a profile URL read with the access token, mapped by a declarative field map."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlencode
+
+import httpx
+
+from idbroker.connectors.base import (
+    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin, UpstreamPolicy,
+    upstream_params,
+)
+from idbroker.connectors.oidc import token_set
+from idbroker.connectors.profile import is_true, profile_from_claims
+from idbroker.connectors.upstream_http import client_auth, request_json
+from idbroker.encoding import s256
+from idbroker.errors import UpstreamDenied, UpstreamProtocolError, UpstreamUnavailable
+
+DEFAULT_PROFILE_MAP = {
+    "user_id": "id", "email": "email", "email_verified": "email_verified", "name": "name",
+    "given_name": "given_name", "family_name": "family_name", "nickname": "login",
+    "picture": "picture",
+}
+
+
+class OAuth2Options(ConnectorOptions):
+    # Auth0's option names for its custom social ("oauth2") strategy.
+    authorizationURL: str
+    tokenURL: str
+    profileURL: str
+    profile_map: dict[str, str] = {}
+    pkce: bool = True
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] = \
+        "client_secret_post"
+
+    @property
+    def field_map(self) -> dict[str, str]:
+        return {**DEFAULT_PROFILE_MAP, **self.profile_map}
+
+
+def lookup(document: Any, path: str) -> Any:
+    """A dotted path into the profile document (``data.attributes.email``)."""
+    for part in path.split("."):
+        if not isinstance(document, dict):
+            return None
+        document = document.get(part)
+    return document
+
+
+class OAuth2Connector:
+    strategy: ClassVar[str] = "oauth2"
+    is_social: ClassVar[bool] = True
+    Options: ClassVar[type[OAuth2Options]] = OAuth2Options
+
+    def __init__(self, *, name: str, options: OAuth2Options, client_secret: str | None,
+                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
+        self.name = name
+        self.provider = self.strategy
+        self.options = options
+        self.client_secret = client_secret
+        self.http = http
+        self.policy = policy
+        for field in ("authorizationURL", "tokenURL", "profileURL"):
+            policy.check_url(getattr(options, field), f"options.{field}")
+
+    async def authorization_url(self, request: UpstreamAuthorization) -> str:
+        scopes = list(dict.fromkeys([*self.options.scopes(""), *request.extra_scopes]))
+        params = {
+            **upstream_params(self.options, request.request_params),
+            "response_type": "code",
+            "client_id": self.options.client_id,
+            "redirect_uri": request.callback_url,
+            "state": request.state,
+        }
+        if scopes:
+            params["scope"] = " ".join(scopes)
+        if self.options.pkce:
+            params["code_challenge"] = s256(request.code_verifier)
+            params["code_challenge_method"] = "S256"
+        endpoint = self.options.authorizationURL
+        return endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
+
+    async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
+        params = callback.params
+        if params.get("error"):
+            if params["error"] == "temporarily_unavailable":
+                raise UpstreamUnavailable(detail="authorize: temporarily_unavailable")
+            raise UpstreamDenied(detail="authorize: error")
+        if not params.get("code"):
+            raise UpstreamProtocolError(detail="authorize: no code")
+        data = {"grant_type": "authorization_code", "code": params["code"],
+                "redirect_uri": callback.callback_url}
+        if self.options.pkce:
+            data["code_verifier"] = callback.code_verifier
+        auth = client_auth(self.options.token_endpoint_auth_method, self.options.client_id,
+                           self.client_secret, data)
+        body = await request_json(self.http, "POST", self.options.tokenURL, what="token",
+                                  timeout=self.policy.timeout_s, data=data, auth=auth)
+        tokens = token_set(body)
+        document = await request_json(
+            self.http, "GET", self.options.profileURL, what="profile",
+            timeout=self.policy.timeout_s,
+            headers={"Authorization": f"Bearer {tokens.access_token}"})
+        return UpstreamLogin(subject=self._subject(document), profile=self._profile(document),
+                             tokens=tokens)
+
+    def _subject(self, document: dict[str, Any]) -> str:
+        value = lookup(document, self.options.field_map["user_id"])
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+            raise UpstreamProtocolError(detail="profile: no user id at the mapped path")
+        subject = str(value)
+        if len(subject) > 255:
+            raise UpstreamProtocolError(detail="profile: user id too long")
+        return subject
+
+    def _profile(self, document: dict[str, Any]):  # type: ignore[no-untyped-def]
+        mapped = {field: lookup(document, path) for field, path in self.options.field_map.items()
+                  if field != "user_id"}
+        # Only a provider that explicitly vouches for the address makes it verified.
+        mapped["email_verified"] = is_true(mapped.get("email_verified"))
+        return profile_from_claims({k: v for k, v in mapped.items() if v is not None})

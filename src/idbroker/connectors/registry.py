@@ -1,0 +1,64 @@
+"""Strategy name → connector class. Adding a provider is one module plus one line here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from idbroker.connectors.base import UpstreamPolicy, check_upstream_params
+from idbroker.connectors.oauth2 import OAuth2Connector
+from idbroker.connectors.oidc import OIDCConnector
+from idbroker.errors import ConfigurationError
+
+STRATEGIES: dict[str, Any] = {
+    OIDCConnector.strategy: OIDCConnector,
+    OAuth2Connector.strategy: OAuth2Connector,
+}
+
+# Option names whose values are secrets: sealed in the vault and never returned by the API.
+SECRET_OPTIONS = ("client_secret",)
+
+
+def split_secrets(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    public = {k: v for k, v in options.items() if k not in SECRET_OPTIONS}
+    secrets = {k: v for k, v in options.items() if k in SECRET_OPTIONS and isinstance(v, str)}
+    return public, secrets
+
+
+def validate(strategy: str, options: dict[str, Any], policy: UpstreamPolicy) -> None:
+    """Raise ConfigurationError with a message a person can act on."""
+    connector = STRATEGIES.get(strategy)
+    if connector is None:
+        raise ConfigurationError(
+            f"unknown strategy {strategy!r}; supported: {', '.join(sorted(STRATEGIES))}")
+    check_upstream_params(options.get("upstream_params", {}))
+    try:
+        parsed = connector.Options.model_validate(options)
+    except ValueError as exc:
+        raise ConfigurationError(_first_error(exc)) from exc
+    for key in ("discovery_url", "authorization_endpoint", "token_endpoint", "jwks_uri",
+                "userinfo_endpoint", "authorizationURL", "tokenURL", "profileURL"):
+        value = getattr(parsed, key, None)
+        if value:
+            policy.check_url(value, f"options.{key}")
+
+
+def open_connector(*, name: str, strategy: str, options: dict[str, Any],
+                   secrets: dict[str, str], http: httpx.AsyncClient, policy: UpstreamPolicy) -> Any:
+    connector = STRATEGIES.get(strategy)
+    if connector is None:
+        raise ConfigurationError(f"unknown strategy {strategy!r}")
+    parsed = connector.Options.model_validate(options)
+    return connector(name=name, options=parsed, client_secret=secrets.get("client_secret"),
+                     http=http, policy=policy)
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        return f"options.{where}: {message}" if where else message
+    return str(exc)

@@ -1,0 +1,1 @@
+"""Demo components: an upstream OpenID Connect provider and a sample application."""

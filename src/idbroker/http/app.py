@@ -1,0 +1,66 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from idbroker.errors import NotFound
+from idbroker.http import management_routes, oauth_routes
+from idbroker.http.errors import EXCEPTION_HANDLERS, NO_STORE, management_response
+from idbroker.http.middleware import AccessLog, SecurityHeaders
+from idbroker.runtime import Runtime
+from idbroker.settings import Settings
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/v2/"):
+        if exc.status_code == 404:
+            return management_response(NotFound("Not Found", error_code="not_found"))
+        return JSONResponse({"statusCode": exc.status_code, "error": str(exc.detail),
+                             "message": str(exc.detail)}, status_code=exc.status_code,
+                            headers=NO_STORE)
+    return JSONResponse({"error": "invalid_request", "error_description": str(exc.detail)},
+                        status_code=exc.status_code, headers=NO_STORE)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
+               http: httpx.AsyncClient | None = None, extra_routes: list | None = None) -> Starlette:
+    """Build the ASGI app. With ``runtime`` given (tests), the caller owns its lifecycle;
+    otherwise the app starts one from ``settings`` at start-up and closes it at shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        started = await Runtime.start(settings or Settings(), http=http)
+        app.state.runtime = started
+        try:
+            yield
+        finally:
+            await started.close()
+
+    app = Starlette(
+        routes=[*oauth_routes.routes, *management_routes.routes, *(extra_routes or [])],
+        middleware=[Middleware(AccessLog), Middleware(SecurityHeaders)],
+        exception_handlers={**EXCEPTION_HANDLERS, HTTPException: _http_exception},
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """Entry point for ``uvicorn --factory`` (used by ``idbroker serve --workers N``)."""
+    return create_app(Settings())

@@ -1,0 +1,180 @@
+"""The Authentication API: /authorize, the upstream callback, /oauth/token, /userinfo,
+/oauth/revoke, /v2/logout and discovery."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from idbroker.errors import AuthorizeRequestError, InvalidToken
+from idbroker.http.errors import NO_STORE
+from idbroker.http.pages import render_page
+from idbroker.http.requests import client_ip, read_body
+from idbroker.oauth import scopes
+from idbroker.oauth.authorize import ClientRedirect, LoginPage, UpstreamRedirect, authorize
+from idbroker.oauth.callback import finish_login
+from idbroker.oauth.token_endpoint import revoke, token
+from idbroker.oauth.token_request import parse_body
+from idbroker.oauth.user_claims import claims_for
+from idbroker.runtime import Runtime
+
+
+def _rt(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def client_redirect(out: ClientRedirect) -> Response:
+    if out.response_mode == "form_post":
+        nonce = secrets.token_urlsafe(16)
+        html = render_page("form_post.html", action=out.redirect_uri,
+                           fields=list(out.params.items()), nonce=nonce)
+        return HTMLResponse(html, headers={**NO_STORE, "Content-Security-Policy":
+                                           f"default-src 'none'; script-src 'nonce-{nonce}'; "
+                                           "form-action *; frame-ancestors 'none'"})
+    separator = "#" if out.response_mode == "fragment" else ("&" if "?" in out.redirect_uri else "?")
+    return RedirectResponse(out.redirect_uri + separator + urlencode(out.params),
+                            status_code=302, headers=NO_STORE)
+
+
+def login_page(rt: Runtime, page: LoginPage) -> Response:
+    base = [(k, v) for k, v in page.query if k != "connection"]
+    items = [{"label": c.display_name or c.name,
+              "href": "/authorize?" + urlencode([*base, ("connection", c.name)])}
+             for c in page.connections]
+    html = render_page("login.html", title="Sign in", client_name=page.client.name,
+                       connections=items)
+    return HTMLResponse(html, headers=NO_STORE)
+
+
+async def authorize_endpoint(request: Request) -> Response:
+    rt = _rt(request)
+    outcome = await authorize(rt, request.query_params.multi_items())
+    if isinstance(outcome, LoginPage):
+        return login_page(rt, outcome)
+    if isinstance(outcome, ClientRedirect):
+        return client_redirect(outcome)
+    assert isinstance(outcome, UpstreamRedirect)
+    response = RedirectResponse(outcome.url, status_code=302, headers=NO_STORE)
+    name, value = outcome.binding_cookie
+    response.set_cookie(name, value, max_age=rt.settings.login_transaction_ttl,
+                        path="/login/callback", httponly=True, samesite="lax",
+                        secure=rt.settings.issuer.startswith("https://"))
+    return response
+
+
+async def callback_endpoint(request: Request) -> Response:
+    rt = _rt(request)
+    params = dict(request.query_params)
+    if request.method == "POST":
+        form = await request.form(max_files=0, max_fields=50)
+        params = {k: v for k, v in form.items() if isinstance(v, str)}
+    out, cookie_name = await finish_login(rt, params, request.cookies, client_ip(request))
+    response = client_redirect(out)
+    response.delete_cookie(cookie_name, path="/login/callback")
+    return response
+
+
+async def token_endpoint(request: Request) -> Response:
+    rt = _rt(request)
+    body = await read_body(request, rt.settings.max_body_bytes)
+    params = parse_body(request.headers.get("content-type", ""), body)
+    result = await token(rt, params, request.headers.get("authorization"))
+    return JSONResponse(result, headers=NO_STORE)
+
+
+async def revoke_endpoint(request: Request) -> Response:
+    rt = _rt(request)
+    body = await read_body(request, rt.settings.max_body_bytes)
+    params = parse_body(request.headers.get("content-type", ""), body)
+    await revoke(rt, params, request.headers.get("authorization"))
+    return Response(status_code=200, headers=NO_STORE)
+
+
+async def userinfo_endpoint(request: Request) -> Response:
+    rt = _rt(request)
+    header = request.headers.get("authorization") or ""
+    if not header.startswith("Bearer "):
+        raise InvalidToken("Missing access token")
+    verified = rt.issuer.verify_access_token(
+        header[7:].strip(), frozenset({f"{rt.settings.issuer}userinfo"}))
+    granted = sorted(verified.scopes)
+    grant_id = verified.claims.get("gid")
+    if "openid" not in verified.scopes or not isinstance(grant_id, str):
+        raise InvalidToken("The access token was not issued for userinfo")
+    if not await rt.store.grant_is_active(grant_id):
+        raise InvalidToken("The access token was revoked")
+    user = await rt.store.get_user(verified.subject)
+    if user is None or user.blocked:
+        raise InvalidToken("The user is blocked or no longer exists")
+    return JSONResponse({"sub": user.user_id, **claims_for(user, granted)}, headers=NO_STORE)
+
+
+async def logout_endpoint(request: Request) -> Response:
+    rt = _rt(request)
+    return_to = request.query_params.get("returnTo")
+    client_id = request.query_params.get("client_id")
+    if return_to is None:
+        return HTMLResponse(render_page("logged_out.html", title="Signed out"), headers=NO_STORE)
+    if client_id:
+        client = await rt.store.get_client(client_id)
+        allowed = client.allowed_logout_urls if client else []
+    else:
+        allowed = [u for c in await rt.store.list_clients() for u in c.allowed_logout_urls]
+    if return_to not in allowed:
+        raise AuthorizeRequestError(
+            "The returnTo URL is not in the application's allowed logout URLs.")
+    return RedirectResponse(return_to, status_code=302, headers=NO_STORE)
+
+
+def discovery_document(rt: Runtime) -> dict[str, Any]:
+    issuer = rt.settings.issuer
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}authorize",
+        "token_endpoint": f"{issuer}oauth/token",
+        "userinfo_endpoint": f"{issuer}userinfo",
+        "jwks_uri": f"{issuer}.well-known/jwks.json",
+        "revocation_endpoint": f"{issuer}oauth/revoke",
+        "end_session_endpoint": f"{issuer}v2/logout",
+        "scopes_supported": list(scopes.OIDC_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
+                                                  "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name",
+                             "given_name", "family_name", "nickname", "picture", "email",
+                             "email_verified", "updated_at"],
+        "authorization_response_iss_parameter_supported": True,
+        "request_uri_parameter_supported": False,
+    }
+
+
+async def discovery_endpoint(request: Request) -> Response:
+    return JSONResponse(discovery_document(_rt(request)), headers={
+        "Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
+
+
+async def jwks_endpoint(request: Request) -> Response:
+    return JSONResponse(_rt(request).keys.jwks, headers={
+        "Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
+
+
+routes = [
+    Route("/authorize", authorize_endpoint, methods=["GET"]),
+    Route("/login/callback", callback_endpoint, methods=["GET", "POST"]),
+    Route("/oauth/token", token_endpoint, methods=["POST"]),
+    Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
+    Route("/userinfo", userinfo_endpoint, methods=["GET", "POST"]),
+    Route("/v2/logout", logout_endpoint, methods=["GET"]),
+    Route("/.well-known/openid-configuration", discovery_endpoint, methods=["GET"]),
+    Route("/.well-known/jwks.json", jwks_endpoint, methods=["GET"]),
+]

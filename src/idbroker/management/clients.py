@@ -1,0 +1,123 @@
+"""/api/v2/clients: applications. A client secret is shown once, when it is created, and is
+kept only as a keyed digest afterwards."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from idbroker.clock import iso_ms
+from idbroker.errors import NotFound
+from idbroker.ids import new_id
+from idbroker.management.validation import parse
+from idbroker.vault.records import Client
+from idbroker.vault.store import Store
+
+AppType = Literal["spa", "native", "regular_web", "non_interactive"]
+AuthMethod = Literal["none", "client_secret_post", "client_secret_basic"]
+GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+
+DEFAULTS: dict[str, tuple[str, list[str]]] = {
+    "spa": ("none", ["authorization_code", "refresh_token"]),
+    "native": ("none", ["authorization_code", "refresh_token"]),
+    "regular_web": ("client_secret_post", ["authorization_code", "refresh_token",
+                                           "client_credentials"]),
+    "non_interactive": ("client_secret_post", ["client_credentials"]),
+}
+
+
+def _check_urls(urls: list[str]) -> list[str]:
+    for url in urls:
+        parts = urlsplit(url)
+        if not parts.scheme or parts.fragment or "*" in url or len(url) > 2048:
+            raise ValueError(f"{url!r} must be an absolute URL without fragment or wildcard")
+        if parts.scheme in ("http", "https") and not parts.netloc:
+            raise ValueError(f"{url!r} has no host")
+        if parts.scheme.lower() in ("javascript", "data", "vbscript", "file"):
+            raise ValueError(f"{url!r} uses a forbidden scheme")
+    return urls
+
+
+class ClientChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=500)
+    callbacks: list[str] | None = None
+    allowed_logout_urls: list[str] | None = None
+    web_origins: list[str] | None = None
+    grant_types: list[GrantType] | None = None
+    token_endpoint_auth_method: AuthMethod | None = None
+    is_first_party: bool | None = None
+
+    _urls = field_validator("callbacks", "allowed_logout_urls", "web_origins")(
+        lambda v: None if v is None else _check_urls(v))
+
+
+class ClientCreate(ClientChanges):
+    name: str = Field(min_length=1, max_length=200)
+    app_type: AppType = "regular_web"
+
+
+def render(client: Client, secret: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "client_id": client.client_id, "name": client.name, "description": client.description,
+        "app_type": client.app_type, "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "callbacks": client.callbacks, "allowed_logout_urls": client.allowed_logout_urls,
+        "web_origins": client.web_origins, "grant_types": client.grant_types,
+        "is_first_party": client.is_first_party, "created_at": iso_ms(client.created_at),
+    }
+    if secret is not None:
+        body["client_secret"] = secret
+    return body
+
+
+async def create(store: Store, body: Any) -> dict[str, Any]:
+    req = parse(ClientCreate, body)
+    method, grants = DEFAULTS[req.app_type]
+    method = req.token_endpoint_auth_method or method
+    secret = None if method == "none" else secrets.token_urlsafe(48)
+    client = await store.create_client(
+        client_id=new_id("", 32), secret=secret, name=req.name,
+        description=req.description or "", app_type=req.app_type,
+        token_endpoint_auth_method=method, callbacks=req.callbacks or [],
+        allowed_logout_urls=req.allowed_logout_urls or [], web_origins=req.web_origins or [],
+        grant_types=list(req.grant_types or grants),
+        is_first_party=True if req.is_first_party is None else req.is_first_party)
+    return render(client, secret)
+
+
+async def get(store: Store, client_id: str) -> dict[str, Any]:
+    client = await store.get_client(client_id)
+    if client is None:
+        raise NotFound("The client does not exist", error_code="inexistent_client")
+    return render(client)
+
+
+async def list_all(store: Store) -> list[dict[str, Any]]:
+    return [render(c) for c in await store.list_clients()]
+
+
+async def update(store: Store, client_id: str, body: Any) -> dict[str, Any]:
+    req = parse(ClientChanges, body)
+    changes = req.model_dump(exclude_unset=True, exclude_none=True)
+    client = await store.update_client(client_id, changes)
+    if client is None:
+        raise NotFound("The client does not exist", error_code="inexistent_client")
+    return render(client)
+
+
+async def rotate_secret(store: Store, client_id: str) -> dict[str, Any]:
+    secret = secrets.token_urlsafe(48)
+    client = await store.update_client(client_id, {}, secret=secret)
+    if client is None:
+        raise NotFound("The client does not exist", error_code="inexistent_client")
+    return render(client, secret)
+
+
+async def delete(store: Store, client_id: str) -> None:
+    if not await store.delete_client(client_id):
+        raise NotFound("The client does not exist", error_code="inexistent_client")

@@ -1,0 +1,1 @@
+"""The authorization server's protocol core. Framework-free: no Starlette in here."""

@@ -1,0 +1,166 @@
+"""GET /authorize: validate the app's request, then send the person upstream.
+
+Order matters (RFC 6749 §4.1.2.1): until the client and its exact redirect URI are known
+good, every error is shown on our own page and nothing redirects. After that, errors go back
+to the app's redirect URI with its ``state`` and our ``iss`` (RFC 9207).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from idbroker.connectors.base import UpstreamAuthorization
+from idbroker.errors import (
+    AccessDenied, AuthorizeRequestError, ConfigurationError, InvalidRequest, LoginRequired,
+    OAuthError, TemporarilyUnavailable, UnsupportedResponseType, UpstreamError,
+)
+from idbroker.oauth import pkce, scopes
+from idbroker.runtime import Runtime
+from idbroker.vault.records import Client, Connection
+
+RESPONSE_MODES = ("query", "fragment", "form_post")
+MAX_PARAM_CHARS = 4096
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRedirect:
+    """A response for the app, at its registered redirect URI."""
+
+    redirect_uri: str
+    response_mode: str
+    params: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRedirect:
+    url: str
+    binding_cookie: tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPage:
+    client: Client
+    connections: list[Connection]
+    query: list[tuple[str, str]] = field(default_factory=list)
+
+
+AuthorizeOutcome = ClientRedirect | UpstreamRedirect | LoginPage
+
+
+def binding_cookie_name(state: str) -> str:
+    return f"idb_tx_{state[:12]}"
+
+
+async def authorize(rt: Runtime, pairs: Sequence[tuple[str, str]]) -> AuthorizeOutcome:
+    params, duplicated = _single_values(pairs)
+    client, redirect_uri = await _trusted_target(rt, params, duplicated)
+    response_mode = params.get("response_mode") or "query"
+    if response_mode not in RESPONSE_MODES:
+        response_mode = "query"
+    state = params.get("state")
+    try:
+        return await _authorize(rt, client, redirect_uri, params, duplicated, pairs)
+    except OAuthError as exc:
+        return error_redirect(rt, redirect_uri, response_mode, state, exc)
+    except (UpstreamError, ConfigurationError) as exc:
+        log.warning("upstream unusable at /authorize: %s", exc.detail)
+        return error_redirect(rt, redirect_uri, response_mode, state, upstream_oauth_error(exc))
+
+
+def upstream_oauth_error(exc: UpstreamError | ConfigurationError) -> OAuthError:
+    if isinstance(exc, UpstreamError):
+        return exc.oauth_error(exc.description)
+    return TemporarilyUnavailable("The connection is misconfigured.")
+
+
+def error_redirect(rt: Runtime, redirect_uri: str, response_mode: str, state: str | None,
+                   exc: OAuthError) -> ClientRedirect:
+    out = {"error": exc.error, "error_description": exc.description, "iss": rt.settings.issuer}
+    if state is not None:
+        out["state"] = state
+    return ClientRedirect(redirect_uri, response_mode, out)
+
+
+def _single_values(pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, str], set[str]]:
+    params: dict[str, str] = {}
+    duplicated: set[str] = set()
+    for key, value in pairs:
+        if key in params:
+            duplicated.add(key)
+        params[key] = value
+    return params, duplicated
+
+
+async def _trusted_target(rt: Runtime, params: dict[str, str],
+                          duplicated: set[str]) -> tuple[Client, str]:
+    if {"client_id", "redirect_uri"} & duplicated:
+        raise AuthorizeRequestError("client_id and redirect_uri may appear only once.")
+    client_id = params.get("client_id")
+    if not client_id or len(client_id) > 64:
+        raise AuthorizeRequestError("Missing or invalid client_id.")
+    client = await rt.store.get_client(client_id)
+    if client is None:
+        raise AuthorizeRequestError("Unknown client.")
+    redirect_uri = params.get("redirect_uri")
+    # Exact string comparison (RFC 9700 §4.1.3): no normalisation, no prefix, no wildcard.
+    if not redirect_uri or redirect_uri not in client.callbacks:
+        raise AuthorizeRequestError(
+            "The redirect_uri is not in the application's allowed callback URLs.")
+    return client, redirect_uri
+
+
+async def _authorize(rt: Runtime, client: Client, redirect_uri: str, params: dict[str, str],
+                     duplicated: set[str], pairs: Sequence[tuple[str, str]]) -> AuthorizeOutcome:
+    if duplicated:
+        raise InvalidRequest(f"parameter {sorted(duplicated)[0]} appears more than once")
+    if any(len(v) > MAX_PARAM_CHARS for v in params.values()):
+        raise InvalidRequest("a parameter is too long")
+    if params.get("response_type") != "code":
+        raise UnsupportedResponseType("only response_type=code is supported")
+    if "authorization_code" not in client.grant_types:
+        raise UnsupportedResponseType("the application is not allowed the authorization_code grant")
+    if params.get("response_mode", "query") not in RESPONSE_MODES:
+        raise InvalidRequest("unsupported response_mode")
+    pkce.check_challenge(params.get("code_challenge"), params.get("code_challenge_method"))
+    if client.is_public and not params.get("code_challenge"):
+        raise InvalidRequest("public clients must use PKCE (code_challenge with S256)")
+    requested = scopes.parse(params.get("scope") or "openid")
+    audience = params.get("audience") or None
+    if audience is not None and audience not in rt.settings.management_audience_aliases:
+        raise AccessDenied(f"Service not found: {audience}")
+    if params.get("prompt") == "none":
+        # No broker session exists to answer silently from (sessions are not kept yet).
+        raise LoginRequired("Login required")
+    extra_scopes = [s for s in (params.get("connection_scope") or "").replace(" ", ",").split(",") if s]
+    scopes.parse(" ".join(extra_scopes))
+
+    enabled = [c for c in await rt.store.list_connections() if client.client_id in c.enabled_clients]
+    connection_name = params.get("connection")
+    if not connection_name:
+        return LoginPage(client=client, connections=enabled, query=list(pairs))
+    connection = next((c for c in enabled if c.name == connection_name), None)
+    if connection is None:
+        raise InvalidRequest("the connection is not enabled for this application")
+
+    state = secrets.token_urlsafe(32)
+    binding = secrets.token_urlsafe(24)
+    upstream_nonce = secrets.token_urlsafe(24)
+    verifier = pkce.new_verifier()
+    await rt.store.put_transaction(state, {
+        "client_id": client.client_id, "redirect_uri": redirect_uri,
+        "response_mode": params.get("response_mode") or "query",
+        "state": params.get("state"), "nonce": params.get("nonce"),
+        "scope": requested, "audience": audience,
+        "code_challenge": params.get("code_challenge"),
+        "connection_id": connection.id, "upstream_nonce": upstream_nonce,
+        "upstream_verifier": verifier, "binding": binding,
+    }, rt.settings.login_transaction_ttl)
+    connector = rt.connector(connection)
+    url = await connector.authorization_url(UpstreamAuthorization(
+        callback_url=rt.callback_url, state=state, nonce=upstream_nonce, code_verifier=verifier,
+        extra_scopes=extra_scopes, request_params=params))
+    return UpstreamRedirect(url=url, binding_cookie=(binding_cookie_name(state), binding))

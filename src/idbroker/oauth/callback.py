@@ -1,0 +1,83 @@
+"""GET {issuer}login/callback: the upstream sends the person back; we finish the login and
+return an authorization code to the app.
+
+The transaction named by ``state`` is taken (read and deleted) before anything else, and it
+must be presented by the same browser that started it (the binding cookie). Without both, no
+upstream call is made and nothing is stored (attack list C1).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from idbroker.clock import now_s
+from idbroker.connectors.base import UpstreamCallback
+from idbroker.errors import AccessDenied, AuthorizeRequestError, ConfigurationError, UpstreamError
+from idbroker.oauth.authorize import (
+    ClientRedirect, binding_cookie_name, error_redirect, upstream_oauth_error,
+)
+from idbroker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def finish_login(rt: Runtime, params: Mapping[str, str], cookies: Mapping[str, str],
+                       ip: str | None) -> tuple[ClientRedirect, str]:
+    """Return the redirect for the app and the name of the binding cookie to clear."""
+    state = params.get("state")
+    if not state or len(state) > 256:
+        raise AuthorizeRequestError("The sign-in could not be completed: missing state.")
+    cookie_name = binding_cookie_name(state)
+    tx = await rt.store.take_transaction(state)
+    if tx is None:
+        raise AuthorizeRequestError(
+            "The sign-in could not be completed: it expired or was already used. Start again.")
+    if not hmac.compare_digest(cookies.get(cookie_name, ""), tx["binding"]):
+        raise AuthorizeRequestError(
+            "The sign-in could not be completed: it was started in another browser.")
+
+    def fail(exc: Any) -> tuple[ClientRedirect, str]:
+        return error_redirect(rt, tx["redirect_uri"], tx["response_mode"], tx["state"], exc), cookie_name
+
+    connection = await rt.store.get_connection(tx["connection_id"])
+    if connection is None or tx["client_id"] not in connection.enabled_clients:
+        return fail(AccessDenied("The connection is no longer available."))
+    try:
+        connector = rt.connector(connection)
+        login = await connector.complete(UpstreamCallback(
+            callback_url=rt.callback_url, params=params, nonce=tx["upstream_nonce"],
+            code_verifier=tx["upstream_verifier"]))
+    except (UpstreamError, ConfigurationError) as exc:
+        log.warning("upstream login failed on connection %s: %s", connection.name, exc.detail)
+        await rt.store.audit("f", description=exc.description, client_id=tx["client_id"],
+                             connection=connection.name, ip=ip,
+                             details={"reason": type(exc).__name__})
+        return fail(upstream_oauth_error(exc))
+
+    user_id = await rt.store.record_login(
+        connection=connection, provider=connector.provider, subject=login.subject,
+        is_social=connector.is_social, profile=login.profile, tokens=login.tokens, ip=ip)
+    user = await rt.store.get_user(user_id)
+    if user is None or user.blocked:
+        await rt.store.audit("f", description="user is blocked", client_id=tx["client_id"],
+                             user_id=user_id, connection=connection.name, ip=ip)
+        return fail(AccessDenied("user is blocked"))
+
+    grant_id = await rt.store.create_grant(tx["client_id"], user_id)
+    code = secrets.token_urlsafe(32)
+    await rt.store.put_code(code, client_id=tx["client_id"], user_id=user_id, grant_id=grant_id,
+                            ttl_s=rt.settings.authorization_code_ttl, data={
+                                "redirect_uri": tx["redirect_uri"], "scope": tx["scope"],
+                                "audience": tx["audience"], "nonce": tx["nonce"],
+                                "code_challenge": tx["code_challenge"], "auth_time": now_s(),
+                            })
+    await rt.store.audit("s", description="Successful login", client_id=tx["client_id"],
+                         user_id=user_id, connection=connection.name, ip=ip)
+    out = {"code": code, "iss": rt.settings.issuer}
+    if tx["state"] is not None:
+        out["state"] = tx["state"]
+    return ClientRedirect(tx["redirect_uri"], tx["response_mode"], out), cookie_name

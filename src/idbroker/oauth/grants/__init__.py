@@ -1,0 +1,1 @@
+"""One module per grant type; ``token_endpoint`` dispatches by ``grant_type``."""

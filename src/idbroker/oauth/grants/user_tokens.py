@@ -1,0 +1,43 @@
+"""The token response for a person (authorization_code and refresh_token grants)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from idbroker.errors import InvalidGrant
+from idbroker.oauth import scopes
+from idbroker.oauth.user_claims import claims_for
+from idbroker.runtime import Runtime
+from idbroker.vault.records import Client
+
+
+async def issue(rt: Runtime, client: Client, *, user_id: str, grant_id: str, scope: list[str],
+                audience: str | None, nonce: str | None, auth_time: int,
+                refresh: bool) -> dict[str, Any]:
+    user = await rt.store.get_user(user_id)
+    if user is None or user.blocked:
+        raise InvalidGrant("the user is blocked or no longer exists")
+    settings = rt.settings
+    userinfo_aud = f"{settings.issuer}userinfo"
+    audiences = [settings.management_audience, userinfo_aud] if audience else [userinfo_aud]
+    body: dict[str, Any] = {
+        "access_token": rt.issuer.access_token(
+            sub=user_id, audience=audiences, scope=scopes.join(scope), client_id=client.client_id,
+            ttl_s=settings.access_token_ttl, extra={"gid": grant_id}),
+        "token_type": "Bearer",
+        "expires_in": settings.access_token_ttl,
+        "scope": scopes.join(scope),
+    }
+    if "openid" in scope:
+        body["id_token"] = rt.issuer.id_token(
+            sub=user_id, client_id=client.client_id, nonce=nonce, auth_time=auth_time,
+            profile_claims=claims_for(user, scope), ttl_s=settings.id_token_ttl)
+    if refresh and "offline_access" in scope and "refresh_token" in client.grant_types:
+        token = secrets.token_urlsafe(32)
+        await rt.store.put_refresh_token(
+            token, grant_id=grant_id, client_id=client.client_id, user_id=user_id,
+            ttl_s=settings.refresh_token_ttl,
+            data={"scope": scope, "audience": audience, "auth_time": auth_time})
+        body["refresh_token"] = token
+    return body

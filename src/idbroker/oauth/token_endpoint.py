@@ -1,0 +1,45 @@
+"""POST /oauth/token: authenticate the client, check it may use the grant, dispatch."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from idbroker.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from idbroker.oauth.client_auth import authenticate
+from idbroker.oauth.grants import authorization_code, client_credentials, refresh_token
+from idbroker.runtime import Runtime
+from idbroker.vault.records import Client
+
+Grant = Callable[[Runtime, Client, dict[str, str]], Awaitable[dict[str, Any]]]
+
+GRANTS: dict[str, Grant] = {
+    "authorization_code": authorization_code.grant,
+    "client_credentials": client_credentials.grant,
+    "refresh_token": refresh_token.grant,
+}
+
+
+async def token(rt: Runtime, params: dict[str, str], authorization: str | None) -> dict[str, Any]:
+    grant_type = params.get("grant_type")
+    if not grant_type:
+        raise InvalidRequest("grant_type is required")
+    handler = GRANTS.get(grant_type)
+    if handler is None:
+        raise UnsupportedGrantType(f"unsupported grant_type: {grant_type[:80]}")
+    client = await authenticate(rt, params, authorization)
+    if grant_type not in client.grant_types:
+        raise UnauthorizedClient(f"Grant type '{grant_type}' not allowed for the client.")
+    return await handler(rt, client, params)
+
+
+async def revoke(rt: Runtime, params: Mapping[str, str], authorization: str | None) -> None:
+    """RFC 7009: revoking a refresh token ends its whole grant; unknown tokens are not an
+    error, so the endpoint cannot be used to test whether a token exists."""
+    client = await authenticate(rt, params, authorization)
+    token_value = params.get("token")
+    if not token_value:
+        raise InvalidRequest("token is required")
+    row = await rt.store.find_refresh_token(token_value)
+    if row is not None and row["client_id"] == client.client_id:
+        await rt.store.revoke_grant(row["grant_id"])

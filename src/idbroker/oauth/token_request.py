@@ -1,0 +1,47 @@
+"""The token endpoint's body, parsed once: JSON or form, ``null`` and ``""`` as absent.
+
+auth0-python sends JSON with explicit nulls; spa-js and httpx-based clients send forms.
+Every value must be a string; every form parameter may appear once (RFC 6749 §3.2).
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl
+
+from idbroker.errors import InvalidRequest
+
+MAX_VALUE_CHARS = 8192
+
+
+def parse_body(content_type: str, body: bytes) -> dict[str, str]:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json":
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequest("the body is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise InvalidRequest("the body must be a JSON object")
+        pairs = list(data.items())
+    elif media == "application/x-www-form-urlencoded":
+        try:
+            text = body.decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False,
+                              max_num_fields=200)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidRequest("the body is not a valid form") from exc
+    else:
+        raise InvalidRequest("send application/x-www-form-urlencoded or application/json")
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise InvalidRequest(f"parameter {str(key)[:40]} must be a string")
+        if key in params:
+            raise InvalidRequest(f"parameter {key[:40]} appears more than once")
+        if len(value) > MAX_VALUE_CHARS or "\x00" in value:
+            raise InvalidRequest(f"parameter {key[:40]} is invalid")
+        params[key] = value
+    return params

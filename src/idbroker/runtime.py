@@ -1,0 +1,75 @@
+"""The composition root: settings, store, keys, token issuer and upstream connectors, built
+once per process and shared by the HTTP layer, the CLI and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from idbroker.connectors.base import UpstreamPolicy
+from idbroker.connectors.registry import open_connector
+from idbroker.oauth.tokens import TokenIssuer
+from idbroker.settings import Settings
+from idbroker.vault.crypto import Vault
+from idbroker.vault.db import create_engine, migrate
+from idbroker.vault.keyfile import load_vault_keys
+from idbroker.vault.records import Connection
+from idbroker.vault.signing import SigningKeys
+from idbroker.vault.store import Store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    keys: SigningKeys
+    issuer: TokenIssuer
+    http: httpx.AsyncClient
+    policy: UpstreamPolicy
+    _connectors: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    _owns_http: bool = True
+
+    @classmethod
+    async def start(cls, settings: Settings, *, http: httpx.AsyncClient | None = None,
+                    apply_migrations: bool = True) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        vault = Vault(load_vault_keys(settings))
+        engine = create_engine(settings.sqlalchemy_url)
+        if apply_migrations:
+            await migrate(engine)
+        store = Store(engine, vault)
+        keys = SigningKeys()
+        await keys.ensure(store)
+        owns_http = http is None
+        if http is None:
+            http = httpx.AsyncClient(
+                timeout=settings.upstream_timeout, follow_redirects=False,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+        policy = UpstreamPolicy(allow_insecure=settings.insecure_upstreams_allowed,
+                                timeout_s=settings.upstream_timeout)
+        return cls(settings=settings, store=store, keys=keys,
+                   issuer=TokenIssuer(settings.issuer, keys), http=http, policy=policy,
+                   _owns_http=owns_http)
+
+    async def close(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+        await self.store.engine.dispose()
+
+    @property
+    def callback_url(self) -> str:
+        return f"{self.settings.issuer}login/callback"
+
+    def connector(self, connection: Connection) -> Any:
+        """One connector per connection version, so discovery and JWKS caches survive
+        between logins and are dropped when the connection changes."""
+        cached = self._connectors.get(connection.id)
+        if cached is not None and cached[0] == connection.updated_at:
+            return cached[1]
+        connector = open_connector(name=connection.name, strategy=connection.strategy,
+                                   options=connection.options, secrets=connection.secrets,
+                                   http=self.http, policy=self.policy)
+        self._connectors[connection.id] = (connection.updated_at, connector)
+        return connector

@@ -1,0 +1,85 @@
+"""AEAD for third-party credentials and keyed hashes for our own.
+
+IdP tokens are sealed with AES-256-GCM. The associated data names the row a ciphertext
+belongs to, so a ciphertext copied into another row (another user, another identity) fails
+to open instead of silently handing one user's tokens to another.
+
+Our own authorization codes, refresh tokens, login states and client secrets are random,
+high-entropy values: we keep only an HMAC-SHA-256 of each, keyed by a key derived from the
+vault key. A slow password hash would add nothing against guessing a 256-bit value, and would
+make every token request pay for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from idbroker.encoding import b64url_encode
+from idbroker.errors import VaultError
+
+_FORMAT_VERSION = 1
+_NONCE_BYTES = 12
+
+
+def new_secret(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def key_id_for(key: bytes) -> str:
+    """A public name for a key that reveals nothing about it."""
+    return hashlib.sha256(b"idbroker-vault-key-id" + key).hexdigest()[:12]
+
+
+class Vault:
+    """A key ring: the first key seals, every key opens (so keys can be rotated)."""
+
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys:
+            raise VaultError("no vault key", detail="the key ring is empty")
+        for key in keys:
+            if len(key) != 32:
+                raise VaultError("invalid vault key", detail="vault keys are 32 bytes")
+        self._ring = {key_id_for(k): AESGCM(k) for k in keys}
+        self.current_key_id = key_id_for(keys[0])
+        self._hmac_key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"idbroker/hmac/v1"
+        ).derive(keys[0])
+
+    def seal(self, plaintext: bytes, associated_data: str) -> bytes:
+        nonce = os.urandom(_NONCE_BYTES)
+        kid = self.current_key_id.encode("ascii")
+        body = self._ring[self.current_key_id].encrypt(nonce, plaintext, associated_data.encode())
+        return bytes([_FORMAT_VERSION, len(kid)]) + kid + nonce + body
+
+    def open(self, blob: bytes, associated_data: str) -> bytes:
+        try:
+            if blob[0] != _FORMAT_VERSION:
+                raise VaultError(detail="unknown ciphertext format")
+            kid_len = blob[1]
+            kid = blob[2 : 2 + kid_len].decode("ascii")
+            nonce = blob[2 + kid_len : 2 + kid_len + _NONCE_BYTES]
+            body = blob[2 + kid_len + _NONCE_BYTES :]
+            cipher = self._ring.get(kid)
+            if cipher is None:
+                raise VaultError(detail=f"ciphertext sealed under unknown vault key {kid}")
+            return cipher.decrypt(nonce, body, associated_data.encode())
+        except InvalidTag as exc:
+            raise VaultError(detail="authentication tag mismatch (wrong row or tampered)") from exc
+        except (IndexError, UnicodeDecodeError) as exc:
+            raise VaultError(detail="truncated ciphertext") from exc
+
+    def digest(self, purpose: str, value: str) -> str:
+        """Keyed hash of one of our own secrets; ``purpose`` separates the namespaces."""
+        mac = hmac.new(self._hmac_key, f"{purpose}\x00{value}".encode(), hashlib.sha256)
+        return b64url_encode(mac.digest())
+
+    def verify_digest(self, purpose: str, value: str, expected: str) -> bool:
+        return hmac.compare_digest(self.digest(purpose, value), expected)

@@ -1,0 +1,59 @@
+"""Engines and migrations for the two supported stores: SQLite (embedded) and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            # WAL lets readers proceed while one writer commits; NORMAL is durable under WAL
+            # against process crashes, which is the failure an embedded store must survive.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _alembic_config(connection: sa.Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: sa.Connection) -> None:
+    command.upgrade(_alembic_config(connection), "head")
+
+
+def _pending(connection: sa.Connection) -> bool:
+    script = ScriptDirectory.from_config(_alembic_config(connection))
+    current = MigrationContext.configure(connection).get_current_heads()
+    return set(current) != set(script.get_heads())
+
+
+async def migrate(engine: AsyncEngine) -> bool:
+    """Apply every pending migration; return True when something was applied."""
+    async with engine.begin() as conn:
+        pending = await conn.run_sync(_pending)
+        if pending:
+            await conn.run_sync(_upgrade)
+    return pending

@@ -1,0 +1,168 @@
+"""Table definitions. Alembic migrations in ``vault/migrations`` create exactly these.
+
+Times are integer epoch milliseconds: portable between SQLite and PostgreSQL and exact
+enough for Auth0's millisecond ISO-8601 timestamps.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Millis = sa.BigInteger
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("user_id", sa.String(300), primary_key=True),
+    sa.Column("email", sa.String(320), index=True),
+    sa.Column("email_verified", sa.Boolean, nullable=False, default=False),
+    sa.Column("username", sa.String(128)),
+    sa.Column("name", sa.String(300)),
+    sa.Column("given_name", sa.String(150)),
+    sa.Column("family_name", sa.String(150)),
+    sa.Column("nickname", sa.String(300)),
+    sa.Column("picture", sa.String(2048)),
+    sa.Column("extra", sa.JSON, nullable=False, default=dict),
+    sa.Column("app_metadata", sa.JSON, nullable=False, default=dict),
+    sa.Column("user_metadata", sa.JSON, nullable=False, default=dict),
+    sa.Column("blocked", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+    sa.Column("last_login", Millis),
+    sa.Column("last_ip", sa.String(64)),
+    sa.Column("logins_count", sa.Integer, nullable=False, default=0),
+)
+
+identities = sa.Table(
+    "identities", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("user_id", sa.String(300), sa.ForeignKey("users.user_id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("connection_id", sa.String(40), nullable=False),
+    sa.Column("connection", sa.String(128), nullable=False),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(255), nullable=False),
+    sa.Column("is_social", sa.Boolean, nullable=False),
+    sa.Column("profile_data", sa.JSON, nullable=False, default=dict),
+    # AES-256-GCM over the IdP token set, bound to this row's id (see vault/crypto.py).
+    sa.Column("tokens_sealed", sa.LargeBinary),
+    sa.Column("token_expires_at", Millis),
+    sa.Column("granted_scopes", sa.JSON, nullable=False, default=list),
+    sa.Column("token_status", sa.String(32), nullable=False, default="none"),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+    sa.UniqueConstraint("connection_id", "subject", name="uq_identities_connection_subject"),
+)
+
+clients = sa.Table(
+    "clients", metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False, default=""),
+    sa.Column("app_type", sa.String(32), nullable=False),
+    sa.Column("secret_digest", sa.String(64)),
+    sa.Column("token_endpoint_auth_method", sa.String(32), nullable=False),
+    sa.Column("callbacks", sa.JSON, nullable=False, default=list),
+    sa.Column("allowed_logout_urls", sa.JSON, nullable=False, default=list),
+    sa.Column("web_origins", sa.JSON, nullable=False, default=list),
+    sa.Column("grant_types", sa.JSON, nullable=False, default=list),
+    sa.Column("is_first_party", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+)
+
+connections = sa.Table(
+    "connections", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200)),
+    sa.Column("strategy", sa.String(64), nullable=False),
+    sa.Column("options", sa.JSON, nullable=False, default=dict),
+    # Write-only option values (the upstream client_secret), sealed by the vault.
+    sa.Column("secrets_sealed", sa.LargeBinary),
+    sa.Column("enabled_clients", sa.JSON, nullable=False, default=list),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+)
+
+client_grants = sa.Table(
+    "client_grants", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("client_id", sa.String(64), sa.ForeignKey("clients.client_id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("audience", sa.String(600), nullable=False),
+    sa.Column("scope", sa.JSON, nullable=False, default=list),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.UniqueConstraint("client_id", "audience", name="uq_client_grants_client_audience"),
+)
+
+signing_keys = sa.Table(
+    "signing_keys", metadata,
+    sa.Column("kid", sa.String(64), primary_key=True),
+    sa.Column("private_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("public_jwk", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # current | next | previous | revoked
+    sa.Column("created_at", Millis, nullable=False),
+)
+
+login_transactions = sa.Table(
+    "login_transactions", metadata,
+    sa.Column("state_digest", sa.String(64), primary_key=True),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Column("expires_at", Millis, nullable=False, index=True),
+)
+
+authorization_codes = sa.Table(
+    "authorization_codes", metadata,
+    sa.Column("code_digest", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(300), nullable=False),
+    sa.Column("grant_id", sa.String(40), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("expires_at", Millis, nullable=False),
+    sa.Column("consumed", sa.Boolean, nullable=False, default=False),
+)
+
+# A grant ties together everything one authorization produced (its code, access and refresh
+# tokens), so a replayed code or a reused refresh token can revoke all of it at once.
+grants = sa.Table(
+    "grants", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(300), nullable=False, index=True),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", Millis, nullable=False),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens", metadata,
+    sa.Column("token_digest", sa.String(64), primary_key=True),
+    sa.Column("grant_id", sa.String(40), nullable=False, index=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(300), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("used", sa.Boolean, nullable=False, default=False),
+    sa.Column("expires_at", Millis, nullable=False),
+    sa.Column("created_at", Millis, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("date", Millis, nullable=False, index=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("client_id", sa.String(64)),
+    sa.Column("user_id", sa.String(300), index=True),
+    sa.Column("connection", sa.String(128)),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("description", sa.String(500), nullable=False, default=""),
+    sa.Column("details", sa.JSON, nullable=False, default=dict),
+)

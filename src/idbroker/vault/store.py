@@ -1,0 +1,433 @@
+"""The one store interface the rest of the broker uses. SQL lives here and nowhere else.
+
+Every sealed value is bound to its row by associated data (``_aad_*``), and every secret of
+our own is looked up by its keyed digest, so the database never holds either in the clear.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from idbroker.clock import now_ms
+from idbroker.errors import Conflict
+from idbroker.ids import new_id
+from idbroker.vault import schema as t
+from idbroker.vault.crypto import Vault
+from idbroker.vault.records import (
+    Client, ClientGrant, Connection, Identity, SigningKeyRecord, TokenSet, UpstreamProfile, User,
+)
+
+_CLIENT_FIELDS = ("name", "description", "app_type", "token_endpoint_auth_method", "callbacks",
+                  "allowed_logout_urls", "web_origins", "grant_types", "is_first_party")
+
+
+def _aad_identity(identity_id: str) -> str:
+    return f"idbroker/identity-tokens/{identity_id}"
+
+
+def _aad_connection(connection_id: str) -> str:
+    return f"idbroker/connection-secrets/{connection_id}"
+
+
+def _aad_transaction(state_digest: str) -> str:
+    return f"idbroker/login-transaction/{state_digest}"
+
+
+def _aad_signing_key(kid: str) -> str:
+    return f"idbroker/signing-key/{kid}"
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine, vault: Vault) -> None:
+        self.engine = engine
+        self.vault = vault
+
+    # --- clients ---------------------------------------------------------------------------
+
+    async def create_client(self, *, client_id: str, secret: str | None, **fields: Any) -> Client:
+        stamp = now_ms()
+        digest = self.vault.digest("client-secret", secret) if secret else None
+        async with self.engine.begin() as conn:
+            await conn.execute(t.clients.insert().values(
+                client_id=client_id, secret_digest=digest, created_at=stamp, updated_at=stamp,
+                **{k: fields[k] for k in _CLIENT_FIELDS}))
+        client = await self.get_client(client_id)
+        assert client is not None
+        return client
+
+    async def get_client(self, client_id: str) -> Client | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(
+                sa.select(t.clients).where(t.clients.c.client_id == client_id))).first()
+        return Client(**row._mapping) if row else None
+
+    async def list_clients(self) -> list[Client]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(t.clients).order_by(t.clients.c.created_at))
+        return [Client(**row._mapping) for row in rows]
+
+    async def update_client(self, client_id: str, changes: dict[str, Any],
+                            secret: str | None = None) -> Client | None:
+        values = {k: v for k, v in changes.items() if k in _CLIENT_FIELDS}
+        if secret is not None:
+            values["secret_digest"] = self.vault.digest("client-secret", secret)
+        values["updated_at"] = now_ms()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                t.clients.update().where(t.clients.c.client_id == client_id).values(**values))
+        return await self.get_client(client_id) if result.rowcount else None
+
+    async def delete_client(self, client_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            await conn.execute(t.client_grants.delete().where(t.client_grants.c.client_id == client_id))
+            result = await conn.execute(t.clients.delete().where(t.clients.c.client_id == client_id))
+        return bool(result.rowcount)
+
+    def client_secret_matches(self, client: Client, secret: str) -> bool:
+        if client.secret_digest is None:
+            return False
+        return self.vault.verify_digest("client-secret", secret, client.secret_digest)
+
+    # --- connections -----------------------------------------------------------------------
+
+    def _connection(self, row: Any) -> Connection:
+        data = dict(row._mapping)
+        sealed = data.pop("secrets_sealed")
+        secrets = json.loads(self.vault.open(sealed, _aad_connection(data["id"]))) if sealed else {}
+        return Connection(**data, secrets=secrets)
+
+    async def create_connection(self, *, name: str, strategy: str, options: dict[str, Any],
+                                secrets: dict[str, str], enabled_clients: list[str],
+                                display_name: str | None) -> Connection:
+        connection_id = new_id("con_")
+        stamp = now_ms()
+        sealed = self.vault.seal(json.dumps(secrets).encode(), _aad_connection(connection_id))
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(t.connections.insert().values(
+                    id=connection_id, name=name, strategy=strategy, options=options,
+                    secrets_sealed=sealed, enabled_clients=enabled_clients,
+                    display_name=display_name, created_at=stamp, updated_at=stamp))
+        except IntegrityError as exc:
+            raise Conflict("A connection with the same name already exists",
+                           error_code="connection_conflict") from exc
+        found = await self.get_connection(connection_id)
+        assert found is not None
+        return found
+
+    async def get_connection(self, connection_id: str) -> Connection | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(
+                sa.select(t.connections).where(t.connections.c.id == connection_id))).first()
+        return self._connection(row) if row else None
+
+    async def get_connection_by_name(self, name: str) -> Connection | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(
+                sa.select(t.connections).where(t.connections.c.name == name))).first()
+        return self._connection(row) if row else None
+
+    async def list_connections(self, strategy: str | None = None) -> list[Connection]:
+        query = sa.select(t.connections).order_by(t.connections.c.created_at)
+        if strategy:
+            query = query.where(t.connections.c.strategy == strategy)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query)
+        return [self._connection(row) for row in rows]
+
+    async def update_connection(self, connection_id: str, *, options: dict[str, Any] | None = None,
+                                secrets: dict[str, str] | None = None,
+                                enabled_clients: list[str] | None = None,
+                                display_name: str | None = None) -> Connection | None:
+        values: dict[str, Any] = {"updated_at": now_ms()}
+        if options is not None:
+            values["options"] = options
+        if secrets is not None:
+            values["secrets_sealed"] = self.vault.seal(
+                json.dumps(secrets).encode(), _aad_connection(connection_id))
+        if enabled_clients is not None:
+            values["enabled_clients"] = enabled_clients
+        if display_name is not None:
+            values["display_name"] = display_name
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                t.connections.update().where(t.connections.c.id == connection_id).values(**values))
+        return await self.get_connection(connection_id) if result.rowcount else None
+
+    async def delete_connection(self, connection_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                t.connections.delete().where(t.connections.c.id == connection_id))
+        return bool(result.rowcount)
+
+    # --- client grants ---------------------------------------------------------------------
+
+    async def create_client_grant(self, client_id: str, audience: str, scope: list[str]) -> ClientGrant:
+        grant = ClientGrant(id=new_id("cgr_"), client_id=client_id, audience=audience, scope=scope)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(t.client_grants.insert().values(
+                    id=grant.id, client_id=client_id, audience=audience, scope=scope,
+                    created_at=now_ms()))
+        except IntegrityError as exc:
+            raise Conflict("A client grant for this client and audience already exists",
+                           error_code="client_grant_conflict") from exc
+        return grant
+
+    async def list_client_grants(self, *, client_id: str | None = None,
+                                 audience: str | None = None) -> list[ClientGrant]:
+        query = sa.select(t.client_grants.c.id, t.client_grants.c.client_id,
+                          t.client_grants.c.audience, t.client_grants.c.scope
+                          ).order_by(t.client_grants.c.created_at)
+        if client_id:
+            query = query.where(t.client_grants.c.client_id == client_id)
+        if audience:
+            query = query.where(t.client_grants.c.audience == audience)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query)
+        return [ClientGrant(**row._mapping) for row in rows]
+
+    async def get_client_grant(self, grant_id: str) -> ClientGrant | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(
+                t.client_grants.c.id, t.client_grants.c.client_id, t.client_grants.c.audience,
+                t.client_grants.c.scope).where(t.client_grants.c.id == grant_id))).first()
+        return ClientGrant(**row._mapping) if row else None
+
+    async def update_client_grant(self, grant_id: str, scope: list[str]) -> ClientGrant | None:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                t.client_grants.update().where(t.client_grants.c.id == grant_id).values(scope=scope))
+        return await self.get_client_grant(grant_id) if result.rowcount else None
+
+    async def delete_client_grant(self, grant_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(t.client_grants.delete().where(t.client_grants.c.id == grant_id))
+        return bool(result.rowcount)
+
+    # --- signing keys ----------------------------------------------------------------------
+
+    async def list_signing_keys(self) -> list[SigningKeyRecord]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(sa.select(t.signing_keys).order_by(t.signing_keys.c.created_at))
+        return [SigningKeyRecord(**row._mapping) for row in rows]
+
+    async def add_signing_key(self, kid: str, private_pem: bytes, public_jwk: dict[str, Any],
+                              status: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(t.signing_keys.insert().values(
+                kid=kid, private_sealed=self.vault.seal(private_pem, _aad_signing_key(kid)),
+                public_jwk=public_jwk, status=status, created_at=now_ms()))
+
+    def open_signing_key(self, record: SigningKeyRecord) -> bytes:
+        return self.vault.open(record.private_sealed, _aad_signing_key(record.kid))
+
+    # --- login transactions (the state of one trip to an upstream IdP) ----------------------
+
+    async def put_transaction(self, state: str, data: dict[str, Any], ttl_s: int) -> None:
+        digest = self.vault.digest("login-state", state)
+        sealed = self.vault.seal(json.dumps(data).encode(), _aad_transaction(digest))
+        stamp = now_ms()
+        async with self.engine.begin() as conn:
+            await conn.execute(t.login_transactions.delete().where(
+                t.login_transactions.c.expires_at < stamp))
+            await conn.execute(t.login_transactions.insert().values(
+                state_digest=digest, sealed=sealed, expires_at=stamp + ttl_s * 1000))
+
+    async def take_transaction(self, state: str) -> dict[str, Any] | None:
+        """Return and delete in one step: a state is good for exactly one callback."""
+        digest = self.vault.digest("login-state", state)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(t.login_transactions).where(
+                t.login_transactions.c.state_digest == digest))).first()
+            if row is None:
+                return None
+            deleted = await conn.execute(t.login_transactions.delete().where(
+                t.login_transactions.c.state_digest == digest))
+        if deleted.rowcount != 1 or row.expires_at < now_ms():
+            return None
+        return json.loads(self.vault.open(row.sealed, _aad_transaction(digest)))
+
+    # --- users and identities --------------------------------------------------------------
+
+    async def record_login(self, *, connection: Connection, provider: str, subject: str,
+                           is_social: bool, profile: UpstreamProfile, tokens: TokenSet,
+                           ip: str | None) -> str:
+        """Create or update the user behind (connection, upstream subject); return user_id.
+
+        The upstream account is found by its subject, never by email. A repeat login refreshes
+        the profile and tokens but keeps the stored refresh token when the upstream sent none.
+        """
+        stamp = now_ms()
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(t.identities).where(
+                t.identities.c.connection_id == connection.id,
+                t.identities.c.subject == subject))).first()
+            if row is None:
+                identity_id = new_id("idn_")
+                identity_user_id = subject if is_social else f"{connection.name}|{subject}"
+                user_id = f"{provider}|{identity_user_id}"
+                await conn.execute(t.users.insert().values(
+                    user_id=user_id, **_root_profile(profile), app_metadata={}, user_metadata={},
+                    blocked=False, created_at=stamp, updated_at=stamp, last_login=stamp,
+                    last_ip=ip, logins_count=1))
+                await conn.execute(t.identities.insert().values(
+                    id=identity_id, user_id=user_id, connection_id=connection.id,
+                    connection=connection.name, provider=provider, subject=subject,
+                    is_social=is_social, profile_data=_profile_data(profile),
+                    created_at=stamp, updated_at=stamp,
+                    **self._sealed_tokens(identity_id, tokens)))
+                return user_id
+            identity = Identity(**row._mapping)
+            if identity.tokens_sealed and not tokens.refresh_token:
+                previous = self.open_tokens(identity)
+                tokens.refresh_token = previous.refresh_token if previous else None
+            await conn.execute(t.identities.update().where(t.identities.c.id == identity.id).values(
+                profile_data=_profile_data(profile), updated_at=stamp,
+                **self._sealed_tokens(identity.id, tokens)))
+            await conn.execute(t.users.update().where(t.users.c.user_id == identity.user_id).values(
+                **(_root_profile(profile) if await _is_primary(conn, identity) else {}),
+                updated_at=stamp, last_login=stamp, last_ip=ip,
+                logins_count=t.users.c.logins_count + 1))
+            return identity.user_id
+
+    def _sealed_tokens(self, identity_id: str, tokens: TokenSet) -> dict[str, Any]:
+        has_tokens = bool(tokens.access_token or tokens.refresh_token)
+        return {
+            "tokens_sealed": self.vault.seal(tokens.to_json(), _aad_identity(identity_id)),
+            "token_expires_at": tokens.expires_at * 1000 if tokens.expires_at else None,
+            "granted_scopes": tokens.scope,
+            "token_status": "active" if has_tokens else "none",
+        }
+
+    def open_tokens(self, identity: Identity) -> TokenSet | None:
+        if not identity.tokens_sealed:
+            return None
+        return TokenSet.from_json(self.vault.open(identity.tokens_sealed, _aad_identity(identity.id)))
+
+    async def get_user(self, user_id: str) -> User | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(t.users).where(t.users.c.user_id == user_id))).first()
+            if row is None:
+                return None
+            rows = await conn.execute(sa.select(t.identities).where(
+                t.identities.c.user_id == user_id).order_by(t.identities.c.created_at,
+                                                            t.identities.c.id))
+            identities = [Identity(**r._mapping) for r in rows]
+        return User(**row._mapping, identities=identities)
+
+    # --- authorization codes, grants and refresh tokens ------------------------------------
+
+    async def create_grant(self, client_id: str, user_id: str) -> str:
+        grant_id = new_id("gr_")
+        async with self.engine.begin() as conn:
+            await conn.execute(t.grants.insert().values(
+                id=grant_id, client_id=client_id, user_id=user_id, revoked=False,
+                created_at=now_ms()))
+        return grant_id
+
+    async def grant_is_active(self, grant_id: str) -> bool:
+        async with self.engine.connect() as conn:
+            revoked = (await conn.execute(sa.select(t.grants.c.revoked).where(
+                t.grants.c.id == grant_id))).scalar_one_or_none()
+        return revoked is False
+
+    async def revoke_grant(self, grant_id: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(t.grants.update().where(t.grants.c.id == grant_id).values(revoked=True))
+            await conn.execute(t.refresh_tokens.update().where(
+                t.refresh_tokens.c.grant_id == grant_id).values(used=True))
+
+    async def put_code(self, code: str, *, client_id: str, user_id: str, grant_id: str,
+                       data: dict[str, Any], ttl_s: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(t.authorization_codes.delete().where(
+                t.authorization_codes.c.expires_at < now_ms() - 3600_000))
+            await conn.execute(t.authorization_codes.insert().values(
+                code_digest=self.vault.digest("authorization-code", code), client_id=client_id,
+                user_id=user_id, grant_id=grant_id, data=data,
+                expires_at=now_ms() + ttl_s * 1000, consumed=False))
+
+    async def consume_code(self, code: str) -> tuple[dict[str, Any] | None, bool]:
+        """Return (code row, first_use). A conditional UPDATE makes redemption single-use even
+        when many requests race for the same code, on SQLite and PostgreSQL alike."""
+        digest = self.vault.digest("authorization-code", code)
+        async with self.engine.begin() as conn:
+            won = await conn.execute(t.authorization_codes.update().where(
+                t.authorization_codes.c.code_digest == digest,
+                t.authorization_codes.c.consumed.is_(False)).values(consumed=True))
+            row = (await conn.execute(sa.select(t.authorization_codes).where(
+                t.authorization_codes.c.code_digest == digest))).first()
+        return (dict(row._mapping) if row else None), won.rowcount == 1
+
+    async def put_refresh_token(self, token: str, *, grant_id: str, client_id: str, user_id: str,
+                                data: dict[str, Any], ttl_s: int) -> None:
+        stamp = now_ms()
+        async with self.engine.begin() as conn:
+            await conn.execute(t.refresh_tokens.insert().values(
+                token_digest=self.vault.digest("refresh-token", token), grant_id=grant_id,
+                client_id=client_id, user_id=user_id, data=data, used=False,
+                expires_at=stamp + ttl_s * 1000, created_at=stamp))
+
+    async def use_refresh_token(self, token: str) -> tuple[dict[str, Any] | None, bool]:
+        """Mark a refresh token used; return (row, first_use) as ``consume_code`` does."""
+        digest = self.vault.digest("refresh-token", token)
+        async with self.engine.begin() as conn:
+            won = await conn.execute(t.refresh_tokens.update().where(
+                t.refresh_tokens.c.token_digest == digest,
+                t.refresh_tokens.c.used.is_(False)).values(used=True))
+            row = (await conn.execute(sa.select(t.refresh_tokens).where(
+                t.refresh_tokens.c.token_digest == digest))).first()
+        return (dict(row._mapping) if row else None), won.rowcount == 1
+
+    async def find_refresh_token(self, token: str) -> dict[str, Any] | None:
+        digest = self.vault.digest("refresh-token", token)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(t.refresh_tokens).where(
+                t.refresh_tokens.c.token_digest == digest))).first()
+        return dict(row._mapping) if row else None
+
+    # --- audit -----------------------------------------------------------------------------
+
+    async def audit(self, type_: str, *, description: str, client_id: str | None = None,
+                    user_id: str | None = None, connection: str | None = None,
+                    ip: str | None = None, details: dict[str, Any] | None = None) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(t.audit_log.insert().values(
+                id=new_id("log_", 24), date=now_ms(), type=type_, client_id=client_id,
+                user_id=user_id, connection=connection, ip=ip, description=description,
+                details=details or {}))
+
+    async def list_audit(self, user_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        query = sa.select(t.audit_log).order_by(t.audit_log.c.date.desc()).limit(limit)
+        if user_id:
+            query = query.where(t.audit_log.c.user_id == user_id)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query)
+        return [dict(row._mapping) for row in rows]
+
+
+def _root_profile(profile: UpstreamProfile) -> dict[str, Any]:
+    return {
+        "email": profile.email, "email_verified": profile.email_verified,
+        "username": profile.username, "name": profile.name, "given_name": profile.given_name,
+        "family_name": profile.family_name, "nickname": profile.nickname,
+        "picture": profile.picture, "extra": profile.extra,
+    }
+
+
+def _profile_data(profile: UpstreamProfile) -> dict[str, Any]:
+    data = {k: v for k, v in _root_profile(profile).items() if k != "extra" and v is not None}
+    return {**profile.extra, **data}
+
+
+async def _is_primary(conn: AsyncConnection, identity: Identity) -> bool:
+    first = (await conn.execute(sa.select(t.identities.c.id).where(
+        t.identities.c.user_id == identity.user_id).order_by(
+        t.identities.c.created_at, t.identities.c.id).limit(1))).scalar_one()
+    return first == identity.id

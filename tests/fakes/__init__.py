@@ -1,0 +1,1 @@
+"""Faithful in-process fakes of external systems, so no test ever leaves the machine."""
