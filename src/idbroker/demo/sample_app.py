@@ -14,14 +14,14 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import httpx
 from jinja2 import DictLoader, Environment
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -225,7 +225,8 @@ class SampleApp:
             sub={"essential": True},
         )
         try:
-            token = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=["RS256"])
+            keys = KeySet.import_key_set(cast(KeySetSerialization, jwks))
+            token = jwt.decode(id_token, keys, algorithms=["RS256"])
             registry.validate(token.claims)
         except (JoseError, ValueError) as exc:
             raise SampleAppError("invalid_id_token", f"ID token rejected: {exc}") from exc
@@ -377,13 +378,13 @@ API and calls the provider's own API with the stored provider access token.</li>
             "profile.html": """{% extends "base.html" %}{% block main %}<h1>Your profile</h1>
 <p>user_id (<code>sub</code>): <span class="sub">{{ user.sub }}</span></p>
 {% if user.picture %}<img src="{{ user.picture }}" alt="" width="64" height="64">{% endif %}
-<table>{% for name, value in user|dictsort %}<tr><th>{{ name }}</th><td>{{ value }}</td></tr>
+<table>{% for name, value in user|dictsort %}<tr><th>{{ name }}</th><td>{{ value|display }}</td></tr>
 {% endfor %}</table><p><a href="/vault">Next: the token vault &rarr;</a></p>{% endblock %}""",
             "vault.html": """{% extends "base.html" %}{% block main %}<h1>Token vault</h1>
 <p>Read with <code>GET /api/v2/users/{{ user.sub }}</code> by a client granted
 <code>read:user_idp_tokens</code>:</p>
 {% for identity in identities %}<table>{% for name, value in identity|dictsort %}
-<tr><th>{{ name }}</th><td>{{ value }}</td></tr>{% endfor %}</table><br>{% endfor %}
+<tr><th>{{ name }}</th><td>{{ value|display }}</td></tr>{% endfor %}</table><br>{% endfor %}
 <h2>The provider's API</h2><p><code>GET {{ provider_api_url }}</code> with the provider access token
 {% if api.status %}answered HTTP {{ api.status }}{% endif %}:</p><pre>{{ api.body }}</pre>
 <h2>Without <code>read:user_idp_tokens</code></h2>
@@ -398,6 +399,8 @@ API and calls the provider's own API with the stored provider access token.</li>
         }
     ),
 )
+
+_TEMPLATES.filters["display"] = lambda value: value if isinstance(value, str) else json.dumps(value)
 
 
 def _render(template: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -445,9 +445,9 @@ class DemoIdp:
                     header, claims, OctKey.import_key(client.client_secret), algorithms=[alg]
                 )
         header["kid"] = self.hooks.id_token_kid or self.kid
-        if self.hooks.sign_with_foreign_key and self._foreign_key is None:
-            self._foreign_key = _generate_key()
-        key = self._foreign_key if self.hooks.sign_with_foreign_key else self.key
+        key = self.key
+        if self.hooks.sign_with_foreign_key:
+            self._foreign_key = key = self._foreign_key or _generate_key()
         return jwt.encode(header, claims, key, algorithms=[alg])
 
     def user_claims(self, sub: str, scope: list[str]) -> dict[str, Any]:

@@ -91,6 +91,7 @@ class Identity:
     granted_scopes: list[str]
     token_status: str
     created_at: int
+    updated_at: int
 
 
 @dataclass(frozen=True, slots=True)
