@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -116,7 +115,7 @@ def clients_list() -> None:
 
 
 @clients.command("create")
-@click.argument("body", type=click.File("r"), default=sys.stdin)
+@click.argument("body", type=click.File("r"), default="-")
 def clients_create(body: Any) -> None:
     """Create a client from a JSON body (as POST /api/v2/clients), read from a file or stdin."""
     data = json.load(body)
@@ -135,7 +134,7 @@ def connections_list() -> None:
 
 
 @connections.command("create")
-@click.argument("body", type=click.File("r"), default=sys.stdin)
+@click.argument("body", type=click.File("r"), default="-")
 def connections_create(body: Any) -> None:
     """Create a connection from a JSON body (as POST /api/v2/connections)."""
     data = json.load(body)
