@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from idbroker.clock import iso_ms, now_s
-from idbroker.errors import BadRequest, NotFound
+from idbroker.errors import BadRequest, NotFound, VaultError
 from idbroker.management.auth import require
 from idbroker.oauth.tokens import VerifiedAccessToken
 from idbroker.runtime import Runtime
 from idbroker.vault.records import Identity, User
+
+log = logging.getLogger(__name__)
 
 IDP_TOKENS_SCOPE = "read:user_idp_tokens"
 TOKEN_KEYS = ("access_token", "access_token_secret", "refresh_token", "expires_in")
@@ -85,7 +88,14 @@ async def get_user(rt: Runtime, caller: VerifiedAccessToken, user_id: str, *,
 def _attach_tokens(rt: Runtime, user: User, items: list[dict[str, Any]]) -> list[str]:
     read: list[str] = []
     for identity, item in zip(user.identities, items, strict=True):
-        tokens = rt.store.open_tokens(identity)
+        try:
+            tokens = rt.store.open_tokens(identity)
+        except VaultError as exc:
+            # A row that does not open (wrong key, tampering, a ciphertext moved from another
+            # row) is served without tokens; it never falls back to anything else.
+            log.error("identity %s: sealed tokens do not open (%s)", identity.id, exc.detail)
+            item["token_status"] = "unreadable"
+            continue
         if tokens is None:
             continue
         if tokens.access_token:
