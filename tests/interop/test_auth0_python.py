@@ -214,7 +214,10 @@ def test_v6_management_client_configures_the_tenant(stack: Stack, tenant: Tenant
     assert tenant.connection.name == CONNECTION
     assert tenant.connection.strategy == "oidc"
     assert tenant.connection.id
-    assert tenant.app_id in (tenant.connection.enabled_clients or [tenant.app_id])
+    assert list(tenant.connection.enabled_clients or []) == [tenant.app_id]
+    options = tenant.connection.options or {}  # typed as a plain dict in v6
+    assert options["discovery_url"] == f"{stack.upstream_url}/.well-known/openid-configuration"
+    assert options["client_id"] == stack.upstream.client_id
     # A connection's upstream client secret is a secret: never echoed back.
     assert stack.upstream.client_secret not in tenant.connection.model_dump_json()
 
@@ -257,10 +260,25 @@ def test_login_code_exchange_and_id_token_verification(stack: Stack, tenant: Ten
     assert claims["sub"] == USER_ID
     assert claims["email"] == "alice@example.com"
 
-    # The code is single-use.
+
+def test_a_replayed_code_is_refused_and_revokes_what_it_issued(stack: Stack,
+                                                               tenant: Tenant) -> None:
+    # A login of its own: the replay revokes that login's tokens (RFC 6749 §4.1.2).
+    login = browser_login(stack, tenant)
+    auth = get_token(stack, tenant.app_id, tenant.app_secret)
+    tokens = auth.authorization_code(code=login.code, redirect_uri=stack.app_callback)
+    userinfo = Users(stack.domain, protocol="http")
+    assert userinfo.userinfo(tokens["access_token"])["sub"] == USER_ID
+
     with pytest.raises(Auth0Error) as err:
-        get_token(stack, tenant.app_id, tenant.app_secret).authorization_code(
-            code=signed_in.login.code, redirect_uri=stack.app_callback)
+        auth.authorization_code(code=login.code, redirect_uri=stack.app_callback)
+    assert err.value.error_code == "invalid_grant"
+
+    with pytest.raises(Auth0Error) as err:
+        userinfo.userinfo(tokens["access_token"])
+    assert err.value.status_code == 401
+    with pytest.raises(Auth0Error) as err:
+        auth.refresh_token(tokens["refresh_token"])
     assert err.value.error_code == "invalid_grant"
 
 
@@ -270,8 +288,8 @@ def test_login_code_exchange_and_id_token_verification(stack: Stack, tenant: Ten
 def test_idp_tokens_only_with_read_user_idp_tokens(stack: Stack, tenant: Tenant,
                                                   signed_in: SignedIn,
                                                   raw_http: httpx.Client) -> None:
+    # The identity holds what the provider issued at alice's most recent login.
     upstream = stack.upstream.issued[-1]
-    assert upstream["access_token"] == signed_in.login.upstream_tokens["access_token"]
 
     # read:users only: the identity is there, its provider tokens are not.
     reader_token = tenant.reader.token(stack)["access_token"]

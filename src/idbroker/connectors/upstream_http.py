@@ -6,6 +6,7 @@ bounded size, and an upstream's error text is never shown to anyone (it could ec
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -35,9 +36,12 @@ async def request_json(client: httpx.AsyncClient, method: str, url: str, *, what
                        headers: Mapping[str, str] | None = None,
                        auth: httpx.Auth | None = None) -> dict[str, Any]:
     try:
-        response = await client.request(method, url, data=data, headers={
-            "Accept": "application/json", **(headers or {})}, auth=auth, timeout=timeout)
-    except httpx.TimeoutException as exc:
+        # httpx timeouts bound each socket operation; the outer deadline bounds the whole
+        # exchange, so an upstream that drips bytes cannot hold a login open.
+        async with asyncio.timeout(timeout):
+            response = await client.request(method, url, data=data, headers={
+                "Accept": "application/json", **(headers or {})}, auth=auth, timeout=timeout)
+    except (httpx.TimeoutException, TimeoutError) as exc:
         raise UpstreamUnavailable(detail=f"{what}: timeout") from exc
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable(detail=f"{what}: {type(exc).__name__}") from exc
