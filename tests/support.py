@@ -57,8 +57,8 @@ class Broker:
     async def mgmt(self, method: str, path: str, token: str | None = None,
                    **kwargs: Any) -> httpx.Response:
         token = token or await self.admin_token()
-        return await self.http.request(method, f"/api/v2/{path}", headers={
-            "Authorization": f"Bearer {token}"}, **kwargs)
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        return await self.http.request(method, f"/api/v2/{path}", headers=headers, **kwargs)
 
     async def m2m_client(self, scopes: list[str]) -> tuple[str, str]:
         body = (await self.mgmt("POST", "clients", json={

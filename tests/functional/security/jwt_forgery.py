@@ -117,3 +117,19 @@ def public_jwk(public_key: rsa.RSAPublicKey, kid: str | None = None) -> dict[str
 
 def generate_attacker_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def self_signed_cert_der(private_key: rsa.RSAPrivateKey, common_name: str) -> bytes:
+    """A throw-away X.509 certificate for ``x5c`` header attacks."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(private_key.public_key()).serial_number(1)
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=36500))
+            .sign(private_key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.DER)
