@@ -32,6 +32,8 @@ def profile_from_claims(claims: Mapping[str, Any]) -> UpstreamProfile:
     nickname = _text(claims.get("nickname")) or _text(claims.get("preferred_username"))
     if nickname is None and email:
         nickname = email.split("@", 1)[0]
+    # Auth0 always fills name and nickname; fall back to the subject when nothing else exists.
+    nickname = nickname or _text(claims.get("sub"))
     name = _text(claims.get("name")) or email or nickname
     return UpstreamProfile(
         email=email,

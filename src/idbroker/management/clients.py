@@ -7,7 +7,7 @@ import secrets
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from idbroker.clock import iso_ms
 from idbroker.errors import NotFound
@@ -41,8 +41,26 @@ def _check_urls(urls: list[str]) -> list[str]:
     return urls
 
 
+# Auth0 client properties that existing code commonly sends and that have no effect here;
+# they are accepted and ignored so that such code runs unchanged. Anything else is refused.
+IGNORED_AUTH0_FIELDS = frozenset({
+    "logo_uri", "oidc_conformant", "jwt_configuration", "allowed_origins", "initiate_login_uri",
+    "sso", "sso_disabled", "cross_origin_auth", "cross_origin_authentication",
+    "custom_login_page_on", "client_metadata", "refresh_token", "organization_usage",
+    "organization_require_behavior", "is_token_endpoint_ip_header_trusted", "client_aliases",
+    "allowed_clients", "native_social_login", "mobile", "addons",
+})
+
+
 class ClientChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_ignored(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in IGNORED_AUTH0_FIELDS}
+        return data
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=500)

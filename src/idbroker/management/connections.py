@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from idbroker.connectors.base import UpstreamPolicy
 from idbroker.connectors.registry import split_secrets, validate
@@ -17,8 +17,22 @@ from idbroker.vault.store import Store
 NAME_PATTERN = r"^[A-Za-z0-9](-?[A-Za-z0-9])*$"
 
 
+# Auth0 connection properties accepted for compatibility and ignored (see docs/api.md).
+IGNORED_AUTH0_FIELDS = frozenset({
+    "metadata", "realms", "is_domain_connection", "show_as_button", "authentication",
+    "connected_accounts",
+})
+
+
+def _drop_ignored(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if k not in IGNORED_AUTH0_FIELDS}
+    return data
+
+
 class ConnectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    _ignored = model_validator(mode="before")(_drop_ignored)
     name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
     strategy: str = Field(min_length=1, max_length=64)
     display_name: str | None = Field(default=None, max_length=200)
@@ -28,6 +42,7 @@ class ConnectionCreate(BaseModel):
 
 class ConnectionChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    _ignored = model_validator(mode="before")(_drop_ignored)
     display_name: str | None = Field(default=None, max_length=200)
     options: dict[str, Any] | None = None
     enabled_clients: list[str] | None = None
