@@ -88,3 +88,38 @@ def test_clients_and_connections_commands_use_the_api_code(env: dict[str, str]) 
     assert "s3cret-value-xyz" not in good.output
     listed = runner.invoke(main, ["connections", "list"], env=env)
     assert '"name": "up"' in listed.output and "s3cret-value-xyz" not in listed.output
+
+
+def test_serve_with_two_workers_answers_and_stops(env: dict[str, str]) -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process_env = {**os.environ, **env, "IDBROKER_ISSUER": f"http://127.0.0.1:{port}/"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "idbroker", "serve", "--port", str(port), "--workers", "2"],
+        env=process_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration")
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stdout.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert answer.status_code == 200
+        assert answer.json()["issuer"] == f"http://127.0.0.1:{port}/"
+        jwks = httpx.get(f"http://127.0.0.1:{port}/.well-known/jwks.json").json()
+        assert len(jwks["keys"]) == 1 and jwks["keys"][0]["kty"] == "RSA"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
