@@ -132,6 +132,12 @@ class UpstreamTokenRejected(UpstreamError):
     description = "The identity provider no longer accepts the stored grant."
 
 
+class AccountConflict(AccessDenied):
+    """An upstream account would take a user_id that belongs to another upstream account."""
+
+    description = "This account cannot sign in: it conflicts with an existing account."
+
+
 # --- Management API (Auth0 / hapi Boom shape) ---------------------------------------------
 
 

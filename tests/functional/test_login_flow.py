@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
 
 from tests.support import APP_CALLBACK, ISSUER, Broker, query_of
 
@@ -168,9 +167,9 @@ async def test_oauth2_connection_maps_the_profile_declaratively(broker: Broker) 
     assert response.status_code == 201, response.text
     await broker.login(app, connection="custom-oauth")
     reader = await broker.mgmt_token(["read:users", "read:user_idp_tokens"])
-    user = (await broker.user("oauth2|alice", reader)).json()
+    user = (await broker.user("oauth2|custom-oauth|alice", reader)).json()
     assert user["identities"][0]["provider"] == "oauth2"
     assert user["identities"][0]["connection"] == "custom-oauth"
     assert user["identities"][0]["access_token"] == broker.upstream.issued[-1]["access_token"]
     assert user["nickname"] == "alice" and user["email_verified"] is True
-    assert quote("oauth2|alice", safe="") == "oauth2%7Calice"
+    assert user["identities"][0]["user_id"] == "custom-oauth|alice"

@@ -72,6 +72,7 @@ class UpstreamCallback:
 
 @dataclass(slots=True)
 class UpstreamLogin:
+    issuer: str
     subject: str
     profile: UpstreamProfile
     tokens: TokenSet
@@ -80,6 +81,9 @@ class UpstreamLogin:
 class Connector(Protocol):
     strategy: ClassVar[str]
     is_social: ClassVar[bool]
+    # Generic strategies prefix the upstream id with the connection name (Auth0's
+    # "oidc|{connection}|{sub}"), since two connections of one strategy share the provider.
+    namespaced_user_id: ClassVar[bool]
     provider: str
 
     async def authorization_url(self, request: UpstreamAuthorization) -> str: ...

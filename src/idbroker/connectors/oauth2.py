@@ -4,7 +4,7 @@ comes from a profile URL read with the access token, mapped by a declarative fie
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -17,6 +17,7 @@ from idbroker.connectors.profile import is_true, profile_from_claims
 from idbroker.connectors.upstream_http import client_auth, request_json
 from idbroker.encoding import s256
 from idbroker.errors import UpstreamDenied, UpstreamProtocolError, UpstreamUnavailable
+from idbroker.vault.records import UpstreamProfile
 
 DEFAULT_PROFILE_MAP = {
     "user_id": "id", "email": "email", "email_verified": "email_verified", "name": "name",
@@ -52,6 +53,7 @@ def lookup(document: Any, path: str) -> Any:
 class OAuth2Connector:
     strategy: ClassVar[str] = "oauth2"
     is_social: ClassVar[bool] = True
+    namespaced_user_id: ClassVar[bool] = True
     Options: ClassVar[type[OAuth2Options]] = OAuth2Options
 
     def __init__(self, *, name: str, options: OAuth2Options, client_secret: str | None,
@@ -103,8 +105,10 @@ class OAuth2Connector:
             self.http, "GET", self.options.profileURL, what="profile",
             timeout=self.policy.timeout_s,
             headers={"Authorization": f"Bearer {tokens.access_token}"})
-        return UpstreamLogin(subject=self._subject(document), profile=self._profile(document),
-                             tokens=tokens)
+        token_url = urlsplit(self.options.tokenURL)
+        subject = self._subject(document)
+        return UpstreamLogin(issuer=f"{token_url.scheme}://{token_url.netloc}", subject=subject,
+                             profile=self._profile(document, subject), tokens=tokens)
 
     def _subject(self, document: dict[str, Any]) -> str:
         value = lookup(document, self.options.field_map["user_id"])
@@ -115,9 +119,10 @@ class OAuth2Connector:
             raise UpstreamProtocolError(detail="profile: user id too long")
         return subject
 
-    def _profile(self, document: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def _profile(self, document: dict[str, Any], subject: str) -> UpstreamProfile:
         mapped = {field: lookup(document, path) for field, path in self.options.field_map.items()
                   if field != "user_id"}
+        mapped["sub"] = subject
         # Only a provider that explicitly vouches for the address makes it verified.
         mapped["email_verified"] = is_true(mapped.get("email_verified"))
         return profile_from_claims({k: v for k, v in mapped.items() if v is not None})

@@ -72,6 +72,7 @@ class OIDCOptions(ConnectorOptions):
 class OIDCConnector:
     strategy: ClassVar[str] = "oidc"
     is_social: ClassVar[bool] = False
+    namespaced_user_id: ClassVar[bool] = True
     Options: ClassVar[type[OIDCOptions]] = OIDCOptions
     default_scope: ClassVar[str] = "openid profile email"
 
@@ -164,8 +165,8 @@ class OIDCConnector:
             if userinfo.get("sub") != claims["sub"]:
                 raise UpstreamProtocolError(detail="userinfo: sub differs from the id_token")
             claims = {**claims, **userinfo}
-        return UpstreamLogin(subject=claims["sub"], profile=profile_from_claims(claims),
-                             tokens=tokens)
+        return UpstreamLogin(issuer=meta["issuer"], subject=claims["sub"],
+                             profile=profile_from_claims(claims), tokens=tokens)
 
     async def _redeem(self, meta: dict[str, Any], code: str,
                       callback: UpstreamCallback) -> dict[str, Any]:

@@ -36,16 +36,12 @@ def parse_fields(fields: str | None, include_fields: str | None) -> tuple[set[st
 
 def _identity(identity: Identity, *, secondary: bool) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "provider": identity.provider, "user_id": _identity_user_id(identity),
+        "provider": identity.provider, "user_id": identity.idp_user_id,
         "connection": identity.connection, "isSocial": identity.is_social,
     }
     if secondary:
         item["profileData"] = identity.profile_data
     return item
-
-
-def _identity_user_id(identity: Identity) -> str:
-    return identity.subject if identity.is_social else f"{identity.connection}|{identity.subject}"
 
 
 def render_user(user: User) -> dict[str, Any]:

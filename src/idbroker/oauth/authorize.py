@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from idbroker.connectors.base import UpstreamAuthorization
 from idbroker.errors import (
     AccessDenied, AuthorizeRequestError, ConfigurationError, InvalidRequest, LoginRequired,
-    OAuthError, TemporarilyUnavailable, UnsupportedResponseType, UpstreamError,
+    OAuthError, TemporarilyUnavailable, UnsupportedResponseType, UpstreamDenied, UpstreamError,
 )
 from idbroker.oauth import pkce, scopes
 from idbroker.runtime import Runtime
@@ -73,7 +73,13 @@ async def authorize(rt: Runtime, pairs: Sequence[tuple[str, str]]) -> AuthorizeO
 
 def upstream_oauth_error(exc: UpstreamError | ConfigurationError) -> OAuthError:
     if isinstance(exc, UpstreamError):
-        return exc.oauth_error(exc.description)
+        error = exc.oauth_error(exc.description)
+        # This answer goes to the app's redirect URI, where RFC 6749 §4.1.2.1 allows no
+        # token-endpoint codes: an upstream invalid_grant (e.g. our PKCE verifier refused
+        # because someone swapped the challenge) means the sign-in was refused.
+        if not isinstance(error, (AccessDenied, TemporarilyUnavailable)):
+            return AccessDenied(UpstreamDenied.description)
+        return error
     return TemporarilyUnavailable("The connection is misconfigured.")
 
 
@@ -119,6 +125,9 @@ async def _authorize(rt: Runtime, client: Client, redirect_uri: str, params: dic
         raise InvalidRequest(f"parameter {sorted(duplicated)[0]} appears more than once")
     if any(len(v) > MAX_PARAM_CHARS for v in params.values()):
         raise InvalidRequest("a parameter is too long")
+    if not params.get("response_type"):
+        # RFC 6749 §4.1.2.1: a missing required parameter is invalid_request.
+        raise InvalidRequest("response_type is required")
     if params.get("response_type") != "code":
         raise UnsupportedResponseType("only response_type=code is supported")
     if "authorization_code" not in client.grant_types:
@@ -128,7 +137,13 @@ async def _authorize(rt: Runtime, client: Client, redirect_uri: str, params: dic
     pkce.check_challenge(params.get("code_challenge"), params.get("code_challenge_method"))
     if client.is_public and not params.get("code_challenge"):
         raise InvalidRequest("public clients must use PKCE (code_challenge with S256)")
-    requested = scopes.parse(params.get("scope") or "openid")
+    # A person's login grants only OpenID Connect scopes. Anything else is dropped (as Auth0
+    # drops scopes it does not grant): otherwise any app user could ask for
+    # "read:user_idp_tokens" with audience=.../api/v2/ and get a Management API token that
+    # reads everybody's upstream tokens. Management scopes come only from client grants
+    # (ASVS 10.4.11, 8.2.3).
+    requested = [s for s in scopes.parse(params.get("scope") or "openid")
+                 if s in scopes.OIDC_SCOPES]
     audience = params.get("audience") or None
     if audience is not None and audience not in rt.settings.management_audience_aliases:
         raise AccessDenied(f"Service not found: {audience}")

@@ -16,7 +16,9 @@ from typing import Any
 
 from idbroker.clock import now_s
 from idbroker.connectors.base import UpstreamCallback
-from idbroker.errors import AccessDenied, AuthorizeRequestError, ConfigurationError, UpstreamError
+from idbroker.errors import (
+    AccessDenied, AccountConflict, AuthorizeRequestError, ConfigurationError, UpstreamError,
+)
 from idbroker.oauth.authorize import (
     ClientRedirect, binding_cookie_name, error_redirect, upstream_oauth_error,
 )
@@ -58,9 +60,18 @@ async def finish_login(rt: Runtime, params: Mapping[str, str], cookies: Mapping[
                              details={"reason": type(exc).__name__})
         return fail(upstream_oauth_error(exc))
 
-    user_id = await rt.store.record_login(
-        connection=connection, provider=connector.provider, subject=login.subject,
-        is_social=connector.is_social, profile=login.profile, tokens=login.tokens, ip=ip)
+    idp_user_id = (f"{connection.name}|{login.subject}" if connector.namespaced_user_id
+                   else login.subject)
+    try:
+        user_id = await rt.store.record_login(
+            connection=connection, provider=connector.provider, issuer=login.issuer,
+            subject=login.subject, idp_user_id=idp_user_id, is_social=connector.is_social,
+            profile=login.profile, tokens=login.tokens, ip=ip)
+    except AccountConflict as exc:
+        log.warning("login refused on connection %s: %s", connection.name, exc.detail)
+        await rt.store.audit("f", description=exc.description, client_id=tx["client_id"],
+                             connection=connection.name, ip=ip)
+        return fail(exc)
     user = await rt.store.get_user(user_id)
     if user is None or user.blocked:
         await rt.store.audit("f", description="user is blocked", client_id=tx["client_id"],

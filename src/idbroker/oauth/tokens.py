@@ -107,7 +107,9 @@ class TokenIssuer:
             raise InvalidToken(detail="unknown key id")
         try:
             claims = jwt.decode(token, key, algorithms=["RS256"]).claims
-        except (JoseError, ValueError) as exc:
+        except (JoseError, ValueError, RecursionError) as exc:
+            # RecursionError: a validly signed but deeply nested JSON payload makes json.loads
+            # raise it (it is not a ValueError); unhandled, it became a 500 instead of a 401.
             raise InvalidToken(detail=f"signature: {type(exc).__name__}") from exc
         if claims.get("iss") != self.issuer:
             raise InvalidToken(detail="issuer mismatch")
@@ -128,7 +130,10 @@ def _is_int(value: object) -> bool:
 def _header(token: str) -> dict[str, Any]:
     try:
         header = json.loads(b64url_decode(token.split(".", 1)[0]))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: an unsigned header such as {"alg":[[[[…]]]]} (~1000 levels fit well
+        # under MAX_TOKEN_BYTES) makes json.loads raise it, and it is not a ValueError. Before
+        # this was caught, anyone could turn any Management API call into a 500.
         raise InvalidToken(detail="undecodable header") from exc
     if not isinstance(header, dict):
         raise InvalidToken(detail="header is not an object")

@@ -49,9 +49,12 @@ class Vault:
                 raise VaultError("invalid vault key", detail="vault keys are 32 bytes")
         self._ring = {key_id_for(k): AESGCM(k) for k in keys}
         self.current_key_id = key_id_for(keys[0])
-        self._hmac_key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"idbroker/hmac/v1"
-        ).derive(keys[0])
+        # One HMAC key per vault key: after a rotation, digests made under the old key must
+        # still be found (client secrets, refresh tokens), so lookups try every key.
+        self._hmac_keys = [
+            HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"idbroker/hmac/v1")
+            .derive(key) for key in keys
+        ]
 
     def seal(self, plaintext: bytes, associated_data: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
@@ -78,8 +81,17 @@ class Vault:
 
     def digest(self, purpose: str, value: str) -> str:
         """Keyed hash of one of our own secrets; ``purpose`` separates the namespaces."""
-        mac = hmac.new(self._hmac_key, f"{purpose}\x00{value}".encode(), hashlib.sha256)
-        return b64url_encode(mac.digest())
+        return self._digest(self._hmac_keys[0], purpose, value)
+
+    def digests(self, purpose: str, value: str) -> list[str]:
+        """The digest under every key of the ring, current key first (for lookups)."""
+        return [self._digest(key, purpose, value) for key in self._hmac_keys]
 
     def verify_digest(self, purpose: str, value: str, expected: str) -> bool:
-        return hmac.compare_digest(self.digest(purpose, value), expected)
+        matches = [hmac.compare_digest(d, expected) for d in self.digests(purpose, value)]
+        return any(matches)
+
+    @staticmethod
+    def _digest(key: bytes, purpose: str, value: str) -> str:
+        mac = hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256)
+        return b64url_encode(mac.digest())

@@ -83,7 +83,9 @@ class Identity:
     connection_id: str
     connection: str
     provider: str
+    issuer: str
     subject: str
+    idp_user_id: str
     is_social: bool
     profile_data: dict[str, Any]
     tokens_sealed: bytes | None = field(repr=False)

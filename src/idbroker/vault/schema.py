@@ -49,7 +49,12 @@ identities = sa.Table(
     sa.Column("connection_id", sa.String(40), nullable=False),
     sa.Column("connection", sa.String(128), nullable=False),
     sa.Column("provider", sa.String(64), nullable=False),
+    # The upstream account is (connection, upstream issuer, upstream subject): a connection
+    # re-pointed at another IdP never inherits the previous IdP's users.
+    sa.Column("issuer", sa.String(600), nullable=False),
     sa.Column("subject", sa.String(255), nullable=False),
+    # The id shown in identities[].user_id (Auth0: "{connection}|{sub}" for generic strategies).
+    sa.Column("idp_user_id", sa.String(300), nullable=False),
     sa.Column("is_social", sa.Boolean, nullable=False),
     sa.Column("profile_data", sa.JSON, nullable=False, default=dict),
     # AES-256-GCM over the IdP token set, bound to this row's id (see vault/crypto.py).
@@ -59,7 +64,8 @@ identities = sa.Table(
     sa.Column("token_status", sa.String(32), nullable=False, default="none"),
     sa.Column("created_at", Millis, nullable=False),
     sa.Column("updated_at", Millis, nullable=False),
-    sa.UniqueConstraint("connection_id", "subject", name="uq_identities_connection_subject"),
+    sa.UniqueConstraint("connection_id", "issuer", "subject",
+                        name="uq_identities_connection_issuer_subject"),
 )
 
 clients = sa.Table(

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from idbroker.clock import now_ms
-from idbroker.errors import Conflict
+from idbroker.errors import AccountConflict, Conflict
 from idbroker.ids import new_id
 from idbroker.vault import schema as t
 from idbroker.vault.crypto import Vault
@@ -160,7 +160,17 @@ class Store:
         return await self.get_connection(connection_id) if result.rowcount else None
 
     async def delete_connection(self, connection_id: str) -> bool:
+        """Delete a connection with its identities, and the users left with none (as Auth0
+        does), so a later connection of the same name starts from a clean slate."""
         async with self.engine.begin() as conn:
+            owners = list((await conn.execute(sa.select(t.identities.c.user_id).where(
+                t.identities.c.connection_id == connection_id))).scalars())
+            await conn.execute(t.identities.delete().where(
+                t.identities.c.connection_id == connection_id))
+            if owners:
+                await conn.execute(t.users.delete().where(
+                    t.users.c.user_id.in_(owners),
+                    t.users.c.user_id.not_in(sa.select(t.identities.c.user_id))))
             result = await conn.execute(
                 t.connections.delete().where(t.connections.c.id == connection_id))
         return bool(result.rowcount)
@@ -241,60 +251,76 @@ class Store:
 
     async def take_transaction(self, state: str) -> dict[str, Any] | None:
         """Return and delete in one step: a state is good for exactly one callback."""
-        digest = self.vault.digest("login-state", state)
+        digests = self.vault.digests("login-state", state)
         async with self.engine.begin() as conn:
             row = (await conn.execute(sa.select(t.login_transactions).where(
-                t.login_transactions.c.state_digest == digest))).first()
+                t.login_transactions.c.state_digest.in_(digests)))).first()
             if row is None:
                 return None
             deleted = await conn.execute(t.login_transactions.delete().where(
-                t.login_transactions.c.state_digest == digest))
+                t.login_transactions.c.state_digest == row.state_digest))
         if deleted.rowcount != 1 or row.expires_at < now_ms():
             return None
-        return json.loads(self.vault.open(row.sealed, _aad_transaction(digest)))
+        return json.loads(self.vault.open(row.sealed, _aad_transaction(row.state_digest)))
 
     # --- users and identities --------------------------------------------------------------
 
-    async def record_login(self, *, connection: Connection, provider: str, subject: str,
-                           is_social: bool, profile: UpstreamProfile, tokens: TokenSet,
-                           ip: str | None) -> str:
-        """Create or update the user behind (connection, upstream subject); return user_id.
+    async def record_login(self, *, connection: Connection, provider: str, issuer: str,
+                           subject: str, idp_user_id: str, is_social: bool,
+                           profile: UpstreamProfile, tokens: TokenSet, ip: str | None) -> str:
+        """Create or update the user behind (connection, issuer, upstream subject); return the
+        user_id.
 
         The upstream account is found by its subject, never by email. A repeat login refreshes
         the profile and tokens but keeps the stored refresh token when the upstream sent none.
         """
         stamp = now_ms()
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(sa.select(t.identities).where(
-                t.identities.c.connection_id == connection.id,
-                t.identities.c.subject == subject))).first()
-            if row is None:
-                identity_id = new_id("idn_")
-                identity_user_id = subject if is_social else f"{connection.name}|{subject}"
-                user_id = f"{provider}|{identity_user_id}"
-                await conn.execute(t.users.insert().values(
-                    user_id=user_id, **_root_profile(profile), app_metadata={}, user_metadata={},
-                    blocked=False, created_at=stamp, updated_at=stamp, last_login=stamp,
-                    last_ip=ip, logins_count=1))
-                await conn.execute(t.identities.insert().values(
-                    id=identity_id, user_id=user_id, connection_id=connection.id,
-                    connection=connection.name, provider=provider, subject=subject,
-                    is_social=is_social, profile_data=_profile_data(profile),
-                    created_at=stamp, updated_at=stamp,
-                    **self._sealed_tokens(identity_id, tokens)))
-                return user_id
-            identity = Identity(**row._mapping)
-            if identity.tokens_sealed and not tokens.refresh_token:
-                previous = self.open_tokens(identity)
-                tokens.refresh_token = previous.refresh_token if previous else None
-            await conn.execute(t.identities.update().where(t.identities.c.id == identity.id).values(
-                profile_data=_profile_data(profile), updated_at=stamp,
-                **self._sealed_tokens(identity.id, tokens)))
-            await conn.execute(t.users.update().where(t.users.c.user_id == identity.user_id).values(
-                **(_root_profile(profile) if await _is_primary(conn, identity) else {}),
-                updated_at=stamp, last_login=stamp, last_ip=ip,
-                logins_count=t.users.c.logins_count + 1))
-            return identity.user_id
+        try:
+            async with self.engine.begin() as conn:
+                row = (await conn.execute(sa.select(t.identities).where(
+                    t.identities.c.connection_id == connection.id,
+                    t.identities.c.issuer == issuer,
+                    t.identities.c.subject == subject))).first()
+                if row is None:
+                    return await self._first_login(
+                        conn, connection=connection, provider=provider, issuer=issuer,
+                        subject=subject, idp_user_id=idp_user_id, is_social=is_social,
+                        profile=profile, tokens=tokens, ip=ip, stamp=stamp)
+                identity = Identity(**row._mapping)
+                if identity.tokens_sealed and not tokens.refresh_token:
+                    previous = self.open_tokens(identity)
+                    tokens.refresh_token = previous.refresh_token if previous else None
+                await conn.execute(t.identities.update().where(
+                    t.identities.c.id == identity.id).values(
+                    profile_data=_profile_data(profile), updated_at=stamp,
+                    **self._sealed_tokens(identity.id, tokens)))
+                await conn.execute(t.users.update().where(
+                    t.users.c.user_id == identity.user_id).values(
+                    **(_root_profile(profile) if await _is_primary(conn, identity) else {}),
+                    updated_at=stamp, last_login=stamp, last_ip=ip,
+                    logins_count=t.users.c.logins_count + 1))
+                return identity.user_id
+        except IntegrityError as exc:
+            # The user_id is taken by an account of another upstream (e.g. a connection
+            # re-pointed at a different IdP). Never merge the two: refuse the login.
+            raise AccountConflict(detail=f"user_id {provider}|{idp_user_id} taken") from exc
+
+    async def _first_login(self, conn: AsyncConnection, *, connection: Connection, provider: str,
+                           issuer: str, subject: str, idp_user_id: str, is_social: bool,
+                           profile: UpstreamProfile, tokens: TokenSet, ip: str | None,
+                           stamp: int) -> str:
+        identity_id = new_id("idn_")
+        user_id = f"{provider}|{idp_user_id}"
+        await conn.execute(t.users.insert().values(
+            user_id=user_id, **_root_profile(profile), app_metadata={}, user_metadata={},
+            blocked=False, created_at=stamp, updated_at=stamp, last_login=stamp, last_ip=ip,
+            logins_count=1))
+        await conn.execute(t.identities.insert().values(
+            id=identity_id, user_id=user_id, connection_id=connection.id,
+            connection=connection.name, provider=provider, issuer=issuer, subject=subject,
+            idp_user_id=idp_user_id, is_social=is_social, profile_data=_profile_data(profile),
+            created_at=stamp, updated_at=stamp, **self._sealed_tokens(identity_id, tokens)))
+        return user_id
 
     def _sealed_tokens(self, identity_id: str, tokens: TokenSet) -> dict[str, Any]:
         has_tokens = bool(tokens.access_token or tokens.refresh_token)
@@ -356,13 +382,13 @@ class Store:
     async def consume_code(self, code: str) -> tuple[dict[str, Any] | None, bool]:
         """Return (code row, first_use). A conditional UPDATE makes redemption single-use even
         when many requests race for the same code, on SQLite and PostgreSQL alike."""
-        digest = self.vault.digest("authorization-code", code)
+        digests = self.vault.digests("authorization-code", code)
         async with self.engine.begin() as conn:
             won = await conn.execute(t.authorization_codes.update().where(
-                t.authorization_codes.c.code_digest == digest,
+                t.authorization_codes.c.code_digest.in_(digests),
                 t.authorization_codes.c.consumed.is_(False)).values(consumed=True))
             row = (await conn.execute(sa.select(t.authorization_codes).where(
-                t.authorization_codes.c.code_digest == digest))).first()
+                t.authorization_codes.c.code_digest.in_(digests)))).first()
         return (dict(row._mapping) if row else None), won.rowcount == 1
 
     async def put_refresh_token(self, token: str, *, grant_id: str, client_id: str, user_id: str,
@@ -376,20 +402,20 @@ class Store:
 
     async def use_refresh_token(self, token: str) -> tuple[dict[str, Any] | None, bool]:
         """Mark a refresh token used; return (row, first_use) as ``consume_code`` does."""
-        digest = self.vault.digest("refresh-token", token)
+        digests = self.vault.digests("refresh-token", token)
         async with self.engine.begin() as conn:
             won = await conn.execute(t.refresh_tokens.update().where(
-                t.refresh_tokens.c.token_digest == digest,
+                t.refresh_tokens.c.token_digest.in_(digests),
                 t.refresh_tokens.c.used.is_(False)).values(used=True))
             row = (await conn.execute(sa.select(t.refresh_tokens).where(
-                t.refresh_tokens.c.token_digest == digest))).first()
+                t.refresh_tokens.c.token_digest.in_(digests)))).first()
         return (dict(row._mapping) if row else None), won.rowcount == 1
 
     async def find_refresh_token(self, token: str) -> dict[str, Any] | None:
-        digest = self.vault.digest("refresh-token", token)
+        digests = self.vault.digests("refresh-token", token)
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(t.refresh_tokens).where(
-                t.refresh_tokens.c.token_digest == digest))).first()
+                t.refresh_tokens.c.token_digest.in_(digests)))).first()
         return dict(row._mapping) if row else None
 
     # --- audit -----------------------------------------------------------------------------

@@ -80,6 +80,27 @@ async def authorize_raw(broker: Broker, pairs: list[tuple[str, str]]) -> httpx.R
     return await broker.http.get("/authorize?" + urlencode(pairs))
 
 
+def error_page_problem(response: httpx.Response, status: int = 400) -> str | None:
+    """What is wrong with a response that should be our own error page (None: nothing)."""
+    if response.status_code != status:
+        return f"status {response.status_code} location={response.headers.get('location')!r}"
+    if "location" in response.headers:
+        return f"Location {response.headers['location']!r}"
+    if not response.headers.get("content-type", "").startswith("text/html"):
+        return f"content-type {response.headers.get('content-type')!r}"
+    return None
+
+
+def app_error_problem(response: httpx.Response, error: str, state: str | None,
+                      redirect_uri: str = APP_CALLBACK) -> str | None:
+    """What is wrong with a response that should be an error redirect to the app."""
+    try:
+        assert_app_error(response, error, state, redirect_uri)
+    except AssertionError as exc:
+        return f"{response.status_code} {response.headers.get('location')!r}: {exc}"
+    return None
+
+
 def assert_error_page(response: httpx.Response, status: int = 400) -> None:
     """RFC 6749 §4.1.2.1: an untrusted client/redirect gets our own page, never a redirect."""
     assert response.status_code == status, response.text
@@ -140,7 +161,8 @@ def assert_oauth_error(response: httpx.Response, error: str, status: int = 400) 
 
 
 __all__ = [
-    "ALICE", "CONNECTION", "Apps", "Clock", "LoginResult", "assert_app_error",
+    "ALICE", "CONNECTION", "Apps", "Clock", "LoginResult", "app_error_problem",
+    "assert_app_error", "error_page_problem",
     "assert_error_page", "assert_oauth_error", "authorize_raw", "basic", "count_rows",
     "is_upstream_redirect", "minted", "refresh", "token_request", "userinfo",
 ]

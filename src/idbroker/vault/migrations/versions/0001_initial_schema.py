@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 13:56:17.808702
+Create Date: 2026-11-28 14:07:05.623953
 """
 from alembic import op
 import sqlalchemy as sa
@@ -152,7 +152,9 @@ def upgrade() -> None:
     sa.Column('connection_id', sa.String(length=40), nullable=False),
     sa.Column('connection', sa.String(length=128), nullable=False),
     sa.Column('provider', sa.String(length=64), nullable=False),
+    sa.Column('issuer', sa.String(length=600), nullable=False),
     sa.Column('subject', sa.String(length=255), nullable=False),
+    sa.Column('idp_user_id', sa.String(length=300), nullable=False),
     sa.Column('is_social', sa.Boolean(), nullable=False),
     sa.Column('profile_data', sa.JSON(), nullable=False),
     sa.Column('tokens_sealed', sa.LargeBinary(), nullable=True),
@@ -163,7 +165,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.user_id'], name=op.f('fk_identities_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_identities')),
-    sa.UniqueConstraint('connection_id', 'subject', name='uq_identities_connection_subject')
+    sa.UniqueConstraint('connection_id', 'issuer', 'subject', name='uq_identities_connection_issuer_subject')
     )
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_identities_user_id'), ['user_id'], unique=False)
