@@ -89,8 +89,9 @@ class Settings(BaseSettings):
             return self.allow_insecure_upstreams
         return self.mode is Mode.development
 
-    def production_problems(self) -> list[str]:
-        """Every reason this configuration must not serve real users."""
+    def production_problems(self, *, vault_key_required: bool = True) -> list[str]:
+        """Every reason this configuration must not serve real users. ``idbroker init`` passes
+        ``vault_key_required=False`` because creating the key file is its job."""
         if self.mode is not Mode.production:
             return []
         problems = []
@@ -99,7 +100,8 @@ class Settings(BaseSettings):
             problems.append("IDBROKER_ISSUER must use https in production")
         if self.demo:
             problems.append("the demo (IDBROKER_DEMO) cannot run in production")
-        if self.vault_key is None and not self.resolved_vault_key_file.exists():
+        if (vault_key_required and self.vault_key is None
+                and not self.resolved_vault_key_file.exists()):
             problems.append(
                 "no vault key: set IDBROKER_VAULT_KEY or create the key file with `idbroker init`"
             )

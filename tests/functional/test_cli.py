@@ -123,3 +123,13 @@ def test_serve_with_two_workers_answers_and_stops(env: dict[str, str]) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
+
+
+def test_init_works_in_production_mode_and_creates_the_key(env: dict[str, str],
+                                                           tmp_path: Path) -> None:
+    if "IDBROKER_DATABASE_URL" in env:
+        pytest.skip("init is covered on SQLite")
+    prod = {**env, "IDBROKER_MODE": "production", "IDBROKER_ISSUER": "https://id.example.com/"}
+    result = CliRunner().invoke(main, ["init", "--json"], env=prod)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "data" / "vault.key").exists()

@@ -58,6 +58,9 @@ async def test_connections_validate_options_and_hide_the_secret(broker: Broker) 
         ({"name": "x", "strategy": "oidc", "options": {
             "client_id": "c", "discovery_url": "https://i.example/.well-known/openid-configuration",
             "upstream_params": {"p": {"alias": "password"}}}}, "upstream_params"),
+        ({"name": "x", "strategy": "oidc", "options": {
+            "client_id": "c", "discovery_url": "https://i.example/.well-known/openid-configuration",
+            "upstream_params": {"response_mode": {"value": "form_post"}}}}, "set by idbroker"),
         ({"name": "x", "strategy": "oidc", "enabled_clients": ["nope"], "options": {
             "client_id": "c", "discovery_url": "https://i.example/.well-known/openid-configuration"}},
          "enabled_clients"),
@@ -146,3 +149,31 @@ async def test_user_fields_and_include_fields(broker: Broker) -> None:
     assert bad.status_code == 400
     unknown_path = await broker.mgmt("GET", "nothing-here")
     assert unknown_path.status_code == 404 and unknown_path.json()["statusCode"] == 404
+
+
+async def test_switching_a_client_between_public_and_confidential(broker: Broker) -> None:
+    spa = await broker.web_app(app_type="spa")
+    refused = await broker.mgmt("POST", f"clients/{spa['client_id']}/rotate-secret")
+    assert refused.status_code == 400
+    switched = (await broker.mgmt("PATCH", f"clients/{spa['client_id']}", json={
+        "token_endpoint_auth_method": "client_secret_post",
+        "grant_types": ["client_credentials"]})).json()
+    assert switched["client_secret"]
+    await broker.mgmt("POST", "client-grants", json={
+        "client_id": spa["client_id"], "audience": f"{ISSUER}api/v2/", "scope": ["read:users"]})
+    assert (await broker.token_for(spa["client_id"], switched["client_secret"]))["access_token"]
+    back = (await broker.mgmt("PATCH", f"clients/{spa['client_id']}", json={
+        "token_endpoint_auth_method": "none"})).json()
+    assert "client_secret" not in back
+    stale = await broker.http.post("/oauth/token", json={
+        "grant_type": "client_credentials", "client_id": spa["client_id"],
+        "client_secret": switched["client_secret"], "audience": f"{ISSUER}api/v2/"})
+    assert stale.status_code == 401
+
+
+async def test_deleting_a_client_removes_it_from_connections(broker: Broker) -> None:
+    app = await broker.web_app()
+    connection = await broker.oidc_connection([app["client_id"]])
+    assert (await broker.mgmt("DELETE", f"clients/{app['client_id']}")).status_code == 204
+    after = (await broker.mgmt("GET", f"connections/{connection['id']}")).json()
+    assert after["enabled_clients"] == []

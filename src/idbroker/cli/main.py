@@ -25,8 +25,8 @@ def _settings() -> Settings:
         raise click.ClickException(f"invalid settings: {exc}") from exc
 
 
-def _refuse_unsafe(settings: Settings) -> None:
-    problems = settings.production_problems()
+def _refuse_unsafe(settings: Settings, *, vault_key_required: bool = True) -> None:
+    problems = settings.production_problems(vault_key_required=vault_key_required)
     if problems:
         raise click.ClickException("refusing to start in production mode:\n  - " +
                                    "\n  - ".join(problems))
@@ -48,10 +48,16 @@ def _print_init(result: dict[str, Any], as_json: bool) -> None:
         click.echo("The secret is shown only now; it is stored as a keyed hash.")
 
 
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Migration chatter is noise for an operator; warnings still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 @click.group()
 def main() -> None:
     """idbroker: identity broker and vault for identity-provider tokens."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 @main.command()
@@ -59,7 +65,8 @@ def main() -> None:
 def init(as_json: bool) -> None:
     """Create the data directory, database, keys and a bootstrap Management API client."""
     settings = _settings()
-    _refuse_unsafe(settings)
+    _refuse_unsafe(settings, vault_key_required=False)
+    _configure_logging(settings)
     result = asyncio.run(initialise(settings))
     _print_init(result.as_dict(), as_json)
 
@@ -74,6 +81,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     settings = _settings()
     _refuse_unsafe(settings)
+    _configure_logging(settings)
     result = asyncio.run(initialise(settings)).as_dict()
     if result["status"] == "created":
         _print_init(result, as_json=False)

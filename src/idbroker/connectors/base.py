@@ -102,10 +102,20 @@ def upstream_params(options: ConnectorOptions, request_params: Mapping[str, str]
     return resolved
 
 
+# Parameters the connector itself sets; upstream_params may not override them (an upstream
+# told to answer with form_post, or for another client, would break the login silently).
+RESERVED_UPSTREAM_PARAMS = frozenset({
+    "response_type", "response_mode", "client_id", "redirect_uri", "scope", "state", "nonce",
+    "code_challenge", "code_challenge_method",
+})
+
+
 def check_upstream_params(raw: Any) -> None:
     if not isinstance(raw, dict):
         raise ConfigurationError("options.upstream_params must be an object")
     for name, spec in raw.items():
+        if name in RESERVED_UPSTREAM_PARAMS:
+            raise ConfigurationError(f"options.upstream_params.{name} is set by idbroker itself")
         if not isinstance(spec, dict) or not (
             isinstance(spec.get("value"), str) or spec.get("alias") in ALIASABLE_PARAMS
         ):

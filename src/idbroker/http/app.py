@@ -25,9 +25,10 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/v2/"):
         if exc.status_code == 404:
             return management_response(NotFound("Not Found", error_code="not_found"))
+        code = "method_not_allowed" if exc.status_code == 405 else "invalid_request"
         return JSONResponse({"statusCode": exc.status_code, "error": str(exc.detail),
-                             "message": str(exc.detail)}, status_code=exc.status_code,
-                            headers=NO_STORE)
+                             "message": str(exc.detail), "errorCode": code},
+                            status_code=exc.status_code, headers=NO_STORE)
     return JSONResponse({"error": "invalid_request", "error_description": str(exc.detail)},
                         status_code=exc.status_code, headers=NO_STORE)
 
@@ -62,5 +63,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 
 def create_app_from_env() -> Starlette:
-    """Entry point for ``uvicorn --factory`` (used by ``idbroker serve --workers N``)."""
-    return create_app(Settings())
+    """Entry point for ``uvicorn --factory`` (used by ``idbroker serve --workers N``).
+
+    The production checks run here too, so starting uvicorn directly cannot bypass them."""
+    settings = Settings()
+    problems = settings.production_problems()
+    if problems:
+        raise RuntimeError("refusing to start in production mode: " + "; ".join(problems))
+    return create_app(settings)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from idbroker.clock import iso_ms
-from idbroker.errors import NotFound
+from idbroker.errors import BadRequest, NotFound
 from idbroker.ids import new_id
 from idbroker.management.validation import parse
 from idbroker.vault.records import Client
@@ -122,13 +122,24 @@ async def list_all(store: Store) -> list[dict[str, Any]]:
 async def update(store: Store, client_id: str, body: Any) -> dict[str, Any]:
     req = parse(ClientChanges, body)
     changes = req.model_dump(exclude_unset=True, exclude_none=True)
-    client = await store.update_client(client_id, changes)
-    if client is None:
+    current = await store.get_client(client_id)
+    if current is None:
         raise NotFound("The client does not exist", error_code="inexistent_client")
-    return render(client)
+    method = changes.get("token_endpoint_auth_method", current.token_endpoint_auth_method)
+    # A client turned confidential gets a secret now (shown in this response, once); a client
+    # turned public loses its secret, so it cannot keep authenticating with it.
+    secret = secrets.token_urlsafe(48) if current.is_public and method != "none" else None
+    client = await store.update_client(client_id, changes, secret=secret,
+                                       clear_secret=method == "none")
+    assert client is not None
+    return render(client, secret)
 
 
 async def rotate_secret(store: Store, client_id: str) -> dict[str, Any]:
+    current = await store.get_client(client_id)
+    if current is not None and current.is_public:
+        raise BadRequest("A public client (token_endpoint_auth_method none) has no secret",
+                         error_code="invalid_body")
     secret = secrets.token_urlsafe(48)
     client = await store.update_client(client_id, {}, secret=secret)
     if client is None:

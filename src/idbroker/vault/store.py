@@ -72,10 +72,12 @@ class Store:
         return [Client(**row._mapping) for row in rows]
 
     async def update_client(self, client_id: str, changes: dict[str, Any],
-                            secret: str | None = None) -> Client | None:
+                            secret: str | None = None, clear_secret: bool = False) -> Client | None:
         values = {k: v for k, v in changes.items() if k in _CLIENT_FIELDS}
         if secret is not None:
             values["secret_digest"] = self.vault.digest("client-secret", secret)
+        elif clear_secret:
+            values["secret_digest"] = None
         values["updated_at"] = now_ms()
         async with self.engine.begin() as conn:
             result = await conn.execute(
@@ -86,6 +88,12 @@ class Store:
         async with self.engine.begin() as conn:
             await conn.execute(t.client_grants.delete().where(t.client_grants.c.client_id == client_id))
             result = await conn.execute(t.clients.delete().where(t.clients.c.client_id == client_id))
+            rows = await conn.execute(sa.select(t.connections.c.id, t.connections.c.enabled_clients))
+            for connection_id, enabled in list(rows):
+                if client_id in enabled:
+                    await conn.execute(t.connections.update().where(
+                        t.connections.c.id == connection_id).values(
+                        enabled_clients=[c for c in enabled if c != client_id]))
         return bool(result.rowcount)
 
     def client_secret_matches(self, client: Client, secret: str) -> bool:
