@@ -14,7 +14,8 @@ from idbroker.cli.main import main
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def env(tmp_path: Path, settings: object) -> dict[str, str]:
+    # Depending on `settings` empties the shared PostgreSQL first, as for every other test.
     values = {"IDBROKER_DATA_DIR": str(tmp_path / "data")}
     if os.environ.get("IDBROKER_TEST_DATABASE_URL"):
         values["IDBROKER_DATABASE_URL"] = os.environ["IDBROKER_TEST_DATABASE_URL"]

@@ -8,6 +8,7 @@ own ``TokenVerifier``, and read the provider's tokens back through ``users.get``
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from auth0.authentication import GetToken, Users
 from auth0.authentication.exceptions import Auth0Error
 from auth0.authentication.token_verifier import AsymmetricSignatureVerifier, TokenVerifier
 from auth0.management import Auth0
+from auth0.management.core import ParsingError
 from auth0.management.errors import NotFoundError
 from auth0.management.types import (
     CreateClientGrantResponseContent,
@@ -239,6 +241,18 @@ def test_v6_management_client_configures_the_tenant(stack: Stack, tenant: Tenant
     assert tenant.connection.id
     connection = mgmt.connections.get(tenant.connection.id)
     assert connection.name == CONNECTION and connection.strategy == "oidc"
+
+
+def test_v6_list_calls_parse(stack: Stack, tenant: Tenant) -> None:
+    mgmt = management(stack, tenant.admin_token["access_token"])
+    # islice: a server that ignored `page` would make the offset pager loop for ever.
+    clients = list(itertools.islice(mgmt.clients.list(per_page=2), 50))
+    ids = [c.client_id for c in clients]
+    assert len(ids) == len(set(ids)) and tenant.app_id in ids
+    connections = list(itertools.islice(mgmt.connections.list(), 50))
+    assert CONNECTION in [c.name for c in connections]
+    grants = list(itertools.islice(mgmt.client_grants.list(), 50))
+    assert tenant.reader.grant.id in [g.id for g in grants]
 
 
 # --- 3. login, code exchange and ID token verification -----------------------------------------

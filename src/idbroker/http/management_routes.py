@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from idbroker.http.errors import NO_STORE
 from idbroker.http.requests import client_ip, read_json
-from idbroker.management import auth, client_grants, clients, connections, users
+from idbroker.management import auth, client_grants, clients, connections, paging, users
 from idbroker.oauth.tokens import VerifiedAccessToken
 from idbroker.runtime import Runtime
 
@@ -50,7 +50,7 @@ async def get_user(request: Request, rt: Runtime, caller: VerifiedAccessToken) -
 
 @endpoint("read:clients")
 async def list_clients(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
-    return _json(await clients.list_all(rt.store))
+    return _json(paging.page(await clients.list_all(rt.store), request.query_params, "clients"))
 
 
 @endpoint("create:clients")
@@ -85,7 +85,8 @@ async def delete_client(request: Request, rt: Runtime, caller: VerifiedAccessTok
 @endpoint("read:connections")
 async def list_connections(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
     q = request.query_params
-    return _json(await connections.list_all(rt.store, strategy=q.get("strategy"), name=q.get("name")))
+    found = await connections.list_all(rt.store, strategy=q.get("strategy"), name=q.get("name"))
+    return _json(paging.page(found, q, "connections"))
 
 
 @endpoint("create:connections")
@@ -115,8 +116,9 @@ async def delete_connection(request: Request, rt: Runtime, caller: VerifiedAcces
 async def list_client_grants(request: Request, rt: Runtime,
                              caller: VerifiedAccessToken) -> Response:
     q = request.query_params
-    return _json(await client_grants.list_all(rt.store, rt.settings, client_id=q.get("client_id"),
-                                              audience=q.get("audience")))
+    found = await client_grants.list_all(rt.store, rt.settings, client_id=q.get("client_id"),
+                                         audience=q.get("audience"))
+    return _json(paging.page(found, q, "client_grants"))
 
 
 @endpoint("create:client_grants")
