@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from idbroker.errors import NotFound
-from idbroker.http import management_routes, oauth_routes
+from idbroker.http import management_routes, oauth_routes, openapi, operations
 from idbroker.http.errors import EXCEPTION_HANDLERS, NO_STORE, management_response
 from idbroker.http.middleware import AccessLog, SecurityHeaders
 from idbroker.runtime import Runtime
@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             await started.close()
 
     app = Starlette(
-        routes=[*oauth_routes.routes, *management_routes.routes, *(extra_routes or [])],
+        routes=[*oauth_routes.routes, *openapi.routes, *operations.routes(),
+                *(extra_routes or [])],
         middleware=[Middleware(AccessLog), Middleware(SecurityHeaders)],
         exception_handlers={**EXCEPTION_HANDLERS, HTTPException: _http_exception},
         lifespan=lifespan,

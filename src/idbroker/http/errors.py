@@ -46,6 +46,8 @@ def management_response(exc: ManagementError) -> Response:
         if exc.bearer_error:
             challenge += f', error="{exc.bearer_error}"'
         headers["WWW-Authenticate"] = challenge
+    elif exc.error_code == "invalid_request":
+        headers["WWW-Authenticate"] = 'Bearer realm="idbroker", error="invalid_request"'
     elif exc.status_code == 403:
         headers["WWW-Authenticate"] = 'Bearer realm="idbroker", error="insufficient_scope"'
     return JSONResponse(body, status_code=exc.status_code, headers=headers)

@@ -1,168 +1,175 @@
-"""The Management API's HTTP surface. Each handler authenticates the caller, checks the scope
-and calls the framework-free resource module."""
+"""The Management API's operations on clients, connections, client grants and users. Each
+handler calls the framework-free resource module; `operations` adds auth and the OpenAPI
+entry."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from idbroker.http.errors import NO_STORE
+from idbroker.http.operations import QueryParam, operation
 from idbroker.http.requests import client_ip, read_json
-from idbroker.management import auth, client_grants, clients, connections, paging, users
+from idbroker.management import client_grants, clients, connections, paging, schemas, users
 from idbroker.oauth.tokens import VerifiedAccessToken
 from idbroker.runtime import Runtime
 
-Handler = Callable[[Request, Runtime, VerifiedAccessToken], Awaitable[Response]]
+PAGING = (
+    QueryParam("page", {"type": "integer", "minimum": 0}),
+    QueryParam("per_page", {"type": "integer", "minimum": 1, "maximum": 100}),
+    QueryParam("include_totals", {"type": "boolean"}),
+    QueryParam("from", {"type": "string"}, "checkpoint cursor from a previous `next`"),
+    QueryParam("take", {"type": "integer", "minimum": 1, "maximum": 100}),
+)
+FIELDS = (
+    QueryParam("fields", {"type": "string"}, "comma-separated field names"),
+    QueryParam("include_fields", {"type": "boolean"}),
+)
 
 
-def _json(body: Any, status: int = 200) -> Response:
+def json_response(body: Any, status: int = 200) -> Response:
     return JSONResponse(body, status_code=status, headers=NO_STORE)
 
 
-def endpoint(*scopes: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def route(request: Request) -> Response:
-            rt: Runtime = request.app.state.runtime
-            caller = auth.authenticate(rt, request.headers.get("authorization"),
-                                       "access_token" in request.query_params)
-            if scopes:
-                auth.require(caller, *scopes)
-            return await handler(request, rt, caller)
-        return route
-    return wrap
-
-
-def _path(request: Request, name: str) -> str:
+def path_param(request: Request, name: str = "id") -> str:
     return str(request.path_params[name])
 
 
-@endpoint("read:users")
+@operation("GET", "/api/v2/users/{id}", scopes=("read:users",), tag="users",
+           summary="Get a user; identities carry IdP tokens only with read:user_idp_tokens",
+           response=schemas.UserOut, query=FIELDS)
 async def get_user(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
     q = request.query_params
-    body = await users.get_user(rt, caller, _path(request, "id"), fields=q.get("fields"),
+    body = await users.get_user(rt, caller, path_param(request), fields=q.get("fields"),
                                 include_fields=q.get("include_fields"), ip=client_ip(request))
-    return _json(body)
+    return json_response(body)
 
 
-@endpoint("read:clients")
+@operation("GET", "/api/v2/clients", scopes=("read:clients",), tag="clients",
+           summary="List clients", response=list[schemas.ClientOut] | schemas.ClientsPage,
+           query=PAGING)
 async def list_clients(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
-    return _json(paging.page(await clients.list_all(rt.store), request.query_params, "clients"))
+    found = await clients.list_all(rt.store)
+    return json_response(paging.page(found, request.query_params, "clients"))
 
 
-@endpoint("create:clients")
+@operation("POST", "/api/v2/clients", scopes=("create:clients",), tag="clients",
+           summary="Create a client (its secret is in this response only)",
+           body=clients.ClientCreate, response=schemas.ClientOut, status=201)
 async def create_client(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
     body = await read_json(request, rt.settings.max_body_bytes)
-    return _json(await clients.create(rt.store, body), 201)
+    return json_response(await clients.create(rt.store, body), 201)
 
 
-@endpoint("read:clients")
+@operation("GET", "/api/v2/clients/{id}", scopes=("read:clients",), tag="clients",
+           summary="Get a client", response=schemas.ClientOut)
 async def get_client(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
-    return _json(await clients.get(rt.store, _path(request, "id")))
+    return json_response(await clients.get(rt.store, path_param(request)))
 
 
-@endpoint("update:clients")
+@operation("PATCH", "/api/v2/clients/{id}", scopes=("update:clients",), tag="clients",
+           summary="Update a client", body=clients.ClientChanges, response=schemas.ClientOut)
 async def update_client(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
     body = await read_json(request, rt.settings.max_body_bytes)
-    return _json(await clients.update(rt.store, _path(request, "id"), body))
+    return json_response(await clients.update(rt.store, path_param(request), body))
 
 
-@endpoint("update:clients")
+@operation("POST", "/api/v2/clients/{id}/rotate-secret", scopes=("update:clients",),
+           tag="clients", summary="Rotate a client's secret", response=schemas.ClientOut)
 async def rotate_client_secret(request: Request, rt: Runtime,
                                caller: VerifiedAccessToken) -> Response:
-    return _json(await clients.rotate_secret(rt.store, _path(request, "id")))
+    return json_response(await clients.rotate_secret(rt.store, path_param(request)))
 
 
-@endpoint("delete:clients")
+@operation("DELETE", "/api/v2/clients/{id}", scopes=("delete:clients",), tag="clients",
+           summary="Delete a client", status=204)
 async def delete_client(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
-    await clients.delete(rt.store, _path(request, "id"))
+    await clients.delete(rt.store, path_param(request))
     return Response(status_code=204)
 
 
-@endpoint("read:connections")
+@operation("GET", "/api/v2/connections", scopes=("read:connections",), tag="connections",
+           summary="List connections",
+           response=list[schemas.ConnectionOut] | schemas.ConnectionsPage,
+           query=(*PAGING, QueryParam("strategy", {"type": "string"}),
+                  QueryParam("name", {"type": "string"})))
 async def list_connections(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
     q = request.query_params
     found = await connections.list_all(rt.store, strategy=q.get("strategy"), name=q.get("name"))
-    return _json(paging.page(found, q, "connections"))
+    return json_response(paging.page(found, q, "connections"))
 
 
-@endpoint("create:connections")
+@operation("POST", "/api/v2/connections", scopes=("create:connections",), tag="connections",
+           summary="Create a connection (options.client_secret is write-only)",
+           body=connections.ConnectionCreate, response=schemas.ConnectionOut, status=201)
 async def create_connection(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
     body = await read_json(request, rt.settings.max_body_bytes)
-    return _json(await connections.create(rt.store, rt.policy, body), 201)
+    return json_response(await connections.create(rt.store, rt.policy, body), 201)
 
 
-@endpoint("read:connections")
+@operation("GET", "/api/v2/connections/{id}", scopes=("read:connections",), tag="connections",
+           summary="Get a connection", response=schemas.ConnectionOut)
 async def get_connection(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
-    return _json(await connections.get(rt.store, _path(request, "id")))
+    return json_response(await connections.get(rt.store, path_param(request)))
 
 
-@endpoint("update:connections")
+@operation("PATCH", "/api/v2/connections/{id}", scopes=("update:connections",),
+           tag="connections", summary="Update a connection (options are replaced as a whole)",
+           body=connections.ConnectionChanges, response=schemas.ConnectionOut)
 async def update_connection(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
     body = await read_json(request, rt.settings.max_body_bytes)
-    return _json(await connections.update(rt.store, rt.policy, _path(request, "id"), body))
+    return json_response(await connections.update(rt.store, rt.policy, path_param(request), body))
 
 
-@endpoint("delete:connections")
+@operation("DELETE", "/api/v2/connections/{id}", scopes=("delete:connections",),
+           tag="connections", summary="Delete a connection and its users", status=204)
 async def delete_connection(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
-    await connections.delete(rt.store, _path(request, "id"))
+    await connections.delete(rt.store, path_param(request))
     return Response(status_code=204)
 
 
-@endpoint("read:client_grants")
+@operation("GET", "/api/v2/client-grants", scopes=("read:client_grants",), tag="client-grants",
+           summary="List client grants",
+           response=list[schemas.ClientGrantOut] | schemas.ClientGrantsPage,
+           query=(*PAGING, QueryParam("client_id", {"type": "string"}),
+                  QueryParam("audience", {"type": "string"})))
 async def list_client_grants(request: Request, rt: Runtime,
                              caller: VerifiedAccessToken) -> Response:
     q = request.query_params
     found = await client_grants.list_all(rt.store, rt.settings, client_id=q.get("client_id"),
                                          audience=q.get("audience"))
-    return _json(paging.page(found, q, "client_grants"))
+    return json_response(paging.page(found, q, "client_grants"))
 
 
-@endpoint("create:client_grants")
+@operation("POST", "/api/v2/client-grants", scopes=("create:client_grants",),
+           tag="client-grants", summary="Create a client grant",
+           body=client_grants.GrantCreate, response=schemas.ClientGrantOut, status=201)
 async def create_client_grant(request: Request, rt: Runtime,
                               caller: VerifiedAccessToken) -> Response:
     body = await read_json(request, rt.settings.max_body_bytes)
-    return _json(await client_grants.create(rt.store, rt.settings, body), 201)
+    return json_response(await client_grants.create(rt.store, rt.settings, body), 201)
 
 
-@endpoint("read:client_grants")
+@operation("GET", "/api/v2/client-grants/{id}", scopes=("read:client_grants",),
+           tag="client-grants", summary="Get a client grant", response=schemas.ClientGrantOut)
 async def get_client_grant(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
-    return _json(await client_grants.get(rt.store, _path(request, "id")))
+    return json_response(await client_grants.get(rt.store, path_param(request)))
 
 
-@endpoint("update:client_grants")
+@operation("PATCH", "/api/v2/client-grants/{id}", scopes=("update:client_grants",),
+           tag="client-grants", summary="Update a client grant's scopes",
+           body=client_grants.GrantUpdate, response=schemas.ClientGrantOut)
 async def update_client_grant(request: Request, rt: Runtime,
                               caller: VerifiedAccessToken) -> Response:
     body = await read_json(request, rt.settings.max_body_bytes)
-    return _json(await client_grants.update(rt.store, _path(request, "id"), body))
+    return json_response(await client_grants.update(rt.store, path_param(request), body))
 
 
-@endpoint("delete:client_grants")
+@operation("DELETE", "/api/v2/client-grants/{id}", scopes=("delete:client_grants",),
+           tag="client-grants", summary="Delete a client grant", status=204)
 async def delete_client_grant(request: Request, rt: Runtime,
                               caller: VerifiedAccessToken) -> Response:
-    await client_grants.delete(rt.store, _path(request, "id"))
+    await client_grants.delete(rt.store, path_param(request))
     return Response(status_code=204)
-
-
-routes = [
-    Route("/api/v2/users/{id}", get_user, methods=["GET"]),
-    Route("/api/v2/clients", list_clients, methods=["GET"]),
-    Route("/api/v2/clients", create_client, methods=["POST"]),
-    Route("/api/v2/clients/{id}", get_client, methods=["GET"]),
-    Route("/api/v2/clients/{id}", update_client, methods=["PATCH"]),
-    Route("/api/v2/clients/{id}", delete_client, methods=["DELETE"]),
-    Route("/api/v2/clients/{id}/rotate-secret", rotate_client_secret, methods=["POST"]),
-    Route("/api/v2/connections", list_connections, methods=["GET"]),
-    Route("/api/v2/connections", create_connection, methods=["POST"]),
-    Route("/api/v2/connections/{id}", get_connection, methods=["GET"]),
-    Route("/api/v2/connections/{id}", update_connection, methods=["PATCH"]),
-    Route("/api/v2/connections/{id}", delete_connection, methods=["DELETE"]),
-    Route("/api/v2/client-grants", list_client_grants, methods=["GET"]),
-    Route("/api/v2/client-grants", create_client_grant, methods=["POST"]),
-    Route("/api/v2/client-grants/{id}", get_client_grant, methods=["GET"]),
-    Route("/api/v2/client-grants/{id}", update_client_grant, methods=["PATCH"]),
-    Route("/api/v2/client-grants/{id}", delete_client_grant, methods=["DELETE"]),
-]

@@ -25,7 +25,8 @@ def check_challenge(challenge: str | None, method: str | None) -> None:
         return
     if method != "S256":
         raise InvalidRequest("code_challenge_method must be S256")
-    if not _S256_CHALLENGE.match(challenge):
+    # fullmatch, not match: "$" also matches before a trailing newline.
+    if not _S256_CHALLENGE.fullmatch(challenge):
         raise InvalidRequest("code_challenge must be 43 characters of base64url")
 
 
@@ -38,7 +39,7 @@ def verify(challenge: str | None, verifier: str | None) -> None:
         return
     if verifier is None:
         raise InvalidGrant("code_verifier is required")
-    if not _VERIFIER.match(verifier):
+    if not _VERIFIER.fullmatch(verifier):  # RFC 7636 §4.1 ABNF; no trailing newline
         raise InvalidRequest("code_verifier must be 43 to 128 unreserved characters")
     if not hmac.compare_digest(s256(verifier), challenge):
         raise InvalidGrant("code_verifier does not match the code_challenge")

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 import idbroker.clock
 from idbroker.vault import schema
-from tests.support import APP_CALLBACK, ISSUER, Broker, LoginResult, query_of
+from tests.support import APP_CALLBACK, ISSUER, Broker, query_of
 
 ALICE = "oidc|acme-oidc|alice"
 CONNECTION = "acme-oidc"
@@ -159,10 +159,3 @@ def assert_oauth_error(response: httpx.Response, error: str, status: int = 400) 
     assert response.headers["cache-control"] == "no-store"
     assert "access_token" not in response.json()
 
-
-__all__ = [
-    "ALICE", "CONNECTION", "Apps", "Clock", "LoginResult", "app_error_problem",
-    "assert_app_error", "error_page_problem",
-    "assert_error_page", "assert_oauth_error", "authorize_raw", "basic", "count_rows",
-    "is_upstream_redirect", "minted", "refresh", "token_request", "userinfo",
-]

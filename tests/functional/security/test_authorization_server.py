@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,7 +46,6 @@ def base_pairs(client: dict[str, Any], *, pkce: bool = True, **extra: str) -> di
 
 
 # --- B1: untrusted client or redirect URI → our own error page, never a redirect -----------
-
 
 B1_CHANGES = [
     {"redirect_uri": "https://evil.example/callback"},
@@ -237,7 +237,6 @@ async def test_b2_property_any_edit_of_the_registered_uri_is_refused(
 
 # --- B3: errors after the target is trusted go back to the app with state and iss -----------
 
-
 UNSUPPORTED_RESPONSE_TYPES = ["token", "id_token", "id_token token", "code id_token",
                               "code token", "none", "CODE", "code ", "device_code"]
 
@@ -336,6 +335,7 @@ BAD_PKCE = [
     {"code_challenge_method": "S256", "code_challenge": _CHALLENGE[:42] + "+"},
     {"code_challenge_method": "S256", "code_challenge": _CHALLENGE[:42] + "/"},
     {"code_challenge_method": "S256", "code_challenge": "v" * 128},  # a verifier, not a hash
+    {"code_challenge_method": "S256", "code_challenge": _CHALLENGE + "\n"},
 ]
 
 
@@ -377,6 +377,7 @@ BAD_VERIFIERS = [
     ("129 chars", lambda: "a" * 129, "invalid_request"),
     ("reserved char", lambda: "a" * 42 + "+", "invalid_request"),
     ("non-ASCII", lambda: "a" * 42 + "\u00e9", "invalid_request"),
+    ("trailing newline", lambda: "a" * 43 + "\n", "invalid_request"),
 ]
 
 

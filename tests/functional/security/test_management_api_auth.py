@@ -372,10 +372,6 @@ async def test_a2_malformed_authorization_header(scenario: Scenario, case: str) 
     scenario.assert_invalid_token(response, authorization.removeprefix("Bearer").strip())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG outside this file's remit (http/management_routes.py): the endpoint reads only the "
-    "first Authorization header (request.headers.get) and ignores a second one, so a request "
-    "carrying two bearer credentials is authorised by whichever comes first."))
 async def test_a2_two_authorization_headers_are_refused(scenario: Scenario) -> None:
     response = await scenario.get(headers=[("Authorization", f"Bearer {scenario.valid()}"),
                                            ("Authorization", "Bearer x.y.z")])

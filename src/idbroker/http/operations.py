@@ -1,0 +1,71 @@
+"""The Management API as declared operations: one declaration gives the route, the scope
+check, and the OpenAPI entry (from the same pydantic models that validate the body)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from idbroker.errors import BadRequest
+from idbroker.management import auth
+from idbroker.oauth.tokens import VerifiedAccessToken
+from idbroker.runtime import Runtime
+
+Handler = Callable[[Request, Runtime, VerifiedAccessToken], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # Starlette form, e.g. /api/v2/users/{id}
+    scopes: tuple[str, ...]
+    summary: str
+    tag: str
+    handler: Handler
+    body: Any = None  # a pydantic model class validating the request body
+    response: Any = None  # a type for the success response (model, list[model], a union)
+    status: int = 200
+    query: tuple[QueryParam, ...] = field(default_factory=tuple)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def operation(method: str, path: str, *, scopes: tuple[str, ...], summary: str, tag: str,
+              body: Any = None, response: Any = None, status: int = 200,
+              query: tuple[QueryParam, ...] = ()) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        OPERATIONS.append(Operation(method, path, scopes, summary, tag, handler, body, response,
+                                    status, query))
+        return handler
+    return register
+
+
+def _route(op: Operation) -> Route:
+    async def endpoint(request: Request) -> Response:
+        rt: Runtime = request.app.state.runtime
+        if len(request.headers.getlist("authorization")) > 1:
+            # Two credentials are ambiguous: which one a proxy or we would read differs.
+            raise BadRequest("Send one Authorization header", error_code="invalid_request")
+        caller = auth.authenticate(rt, request.headers.get("authorization"),
+                                   "access_token" in request.query_params)
+        if op.scopes:
+            auth.require(caller, *op.scopes)
+        return await op.handler(request, rt, caller)
+    return Route(op.path, endpoint, methods=[op.method])
+
+
+def routes() -> list[Route]:
+    return [_route(op) for op in OPERATIONS]

@@ -1,0 +1,105 @@
+"""Response models of the Management API. They are not used to build responses (the resource
+modules return plain dicts); they document them in the OpenAPI document, and schemathesis
+checks every response against them. Extra keys are allowed, as in Auth0's own schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorOut(Out):
+    statusCode: int
+    error: str
+    message: str
+    errorCode: str | None = None
+
+
+class ClientOut(Out):
+    client_id: str
+    name: str
+    description: str
+    app_type: str
+    token_endpoint_auth_method: str
+    callbacks: list[str]
+    allowed_logout_urls: list[str]
+    web_origins: list[str]
+    grant_types: list[str]
+    is_first_party: bool
+    created_at: str
+    client_secret: str | None = None
+
+
+class ConnectionOut(Out):
+    id: str
+    name: str
+    strategy: str
+    options: dict[str, Any]
+    enabled_clients: list[str]
+    is_domain_connection: bool
+    realms: list[str]
+    display_name: str | None = None
+
+
+class ClientGrantOut(Out):
+    id: str
+    client_id: str
+    audience: str
+    scope: list[str]
+
+
+class IdentityOut(Out):
+    provider: str
+    user_id: str
+    connection: str
+    isSocial: bool
+    profileData: dict[str, Any] | None = None
+    access_token: str | None = None
+    refresh_token: str | None = None
+    access_token_secret: str | None = None
+    expires_in: int | None = None
+
+
+class UserOut(Out):
+    user_id: str | None = None
+    email: str | None = None
+    email_verified: bool | None = None
+    name: str | None = None
+    nickname: str | None = None
+    picture: str | None = None
+    identities: list[IdentityOut] | None = None
+    app_metadata: dict[str, Any] | None = None
+    user_metadata: dict[str, Any] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    last_login: str | None = None
+    logins_count: int | None = None
+    blocked: bool | None = None
+
+
+class ClientsPage(Out):
+    clients: list[ClientOut]
+    start: int | None = None
+    limit: int | None = None
+    total: int | None = None
+
+
+class ConnectionsPage(Out):
+    connections: list[ConnectionOut]
+    next: str | None = None
+    start: int | None = None
+    limit: int | None = None
+    total: int | None = None
+
+
+class ClientGrantsPage(Out):
+    client_grants: list[ClientGrantOut]
+    next: str | None = None
+    start: int | None = None
+    limit: int | None = None
+    total: int | None = None
