@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 14:07:05.623953
 """
 from alembic import op
 import sqlalchemy as sa
@@ -169,7 +168,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_identities_user_id'), ['user_id'], unique=False)
-
 
 
 def downgrade() -> None:
