@@ -172,3 +172,35 @@ audit_log = sa.Table(
     sa.Column("description", sa.String(500), nullable=False, default=""),
     sa.Column("details", sa.JSON, nullable=False, default=dict),
 )
+
+# Upstream revocations owed: written in the same transaction as the unlink or delete that makes
+# them necessary, so a crash can never lose one (see lifecycle/revocation.py).
+revocation_outbox = sa.Table(
+    "revocation_outbox", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("identity_id", sa.String(40), nullable=False),
+    sa.Column("user_id", sa.String(300), nullable=False),
+    sa.Column("connection_id", sa.String(40), nullable=False),
+    sa.Column("connection", sa.String(128), nullable=False),
+    # The token set being revoked, re-sealed and bound to this outbox row.
+    sa.Column("tokens_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | done | given_up
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", Millis, nullable=False, index=True),
+    sa.Column("last_error", sa.String(200)),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+)
+
+# Events for webhooks, written in the transaction of the change they describe.
+event_outbox = sa.Table(
+    "event_outbox", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | delivered | given_up
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", Millis, nullable=False, index=True),
+    sa.Column("created_at", Millis, nullable=False),
+)

@@ -69,6 +69,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_connections')),
     sa.UniqueConstraint('name', name=op.f('uq_connections_name'))
     )
+    op.create_table('event_outbox',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('type', sa.String(length=64), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_event_outbox'))
+    )
+    with op.batch_alter_table('event_outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_event_outbox_next_attempt_at'), ['next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_event_outbox_status'), ['status'], unique=False)
+
     op.create_table('grants',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('client_id', sa.String(length=64), nullable=False),
@@ -102,6 +116,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_refresh_tokens_grant_id'), ['grant_id'], unique=False)
+
+    op.create_table('revocation_outbox',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('identity_id', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.String(length=300), nullable=False),
+    sa.Column('connection_id', sa.String(length=40), nullable=False),
+    sa.Column('connection', sa.String(length=128), nullable=False),
+    sa.Column('tokens_sealed', sa.LargeBinary(), nullable=False),
+    sa.Column('reason', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.BigInteger(), nullable=False),
+    sa.Column('last_error', sa.String(length=200), nullable=True),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_revocation_outbox'))
+    )
+    with op.batch_alter_table('revocation_outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_revocation_outbox_next_attempt_at'), ['next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_revocation_outbox_status'), ['status'], unique=False)
 
     op.create_table('signing_keys',
     sa.Column('kid', sa.String(length=64), nullable=False),
@@ -181,6 +215,11 @@ def downgrade() -> None:
 
     op.drop_table('users')
     op.drop_table('signing_keys')
+    with op.batch_alter_table('revocation_outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_revocation_outbox_status'))
+        batch_op.drop_index(batch_op.f('ix_revocation_outbox_next_attempt_at'))
+
+    op.drop_table('revocation_outbox')
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refresh_tokens_grant_id'))
 
@@ -193,6 +232,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_grants_user_id'))
 
     op.drop_table('grants')
+    with op.batch_alter_table('event_outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_event_outbox_status'))
+        batch_op.drop_index(batch_op.f('ix_event_outbox_next_attempt_at'))
+
+    op.drop_table('event_outbox')
     op.drop_table('connections')
     op.drop_table('clients')
     op.drop_table('authorization_codes')
