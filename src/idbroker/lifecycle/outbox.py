@@ -12,6 +12,7 @@ from idbroker.ids import new_id
 from idbroker.vault import schema as t
 from idbroker.vault.crypto import Vault
 from idbroker.vault.records import Identity
+from idbroker.vault.store import identity_aad
 
 # Event types (docs/events.md lists their payloads).
 IDENTITY_LINKED = "identity.linked"
@@ -24,10 +25,6 @@ REVOCATION_FAILED = "identity.revocation_failed"
 
 def revocation_aad(outbox_id: str) -> str:
     return f"idbroker/revocation-outbox/{outbox_id}"
-
-
-def identity_aad(identity_id: str) -> str:
-    return f"idbroker/identity-tokens/{identity_id}"
 
 
 async def enqueue_revocation(conn: AsyncConnection, vault: Vault, identity: Identity,

@@ -26,7 +26,7 @@ _CLIENT_FIELDS = ("name", "description", "app_type", "token_endpoint_auth_method
                   "allowed_logout_urls", "web_origins", "grant_types", "is_first_party")
 
 
-def _aad_identity(identity_id: str) -> str:
+def identity_aad(identity_id: str) -> str:
     return f"idbroker/identity-tokens/{identity_id}"
 
 
@@ -333,7 +333,7 @@ class Store:
     def _sealed_tokens(self, identity_id: str, tokens: TokenSet) -> dict[str, Any]:
         has_tokens = bool(tokens.access_token or tokens.refresh_token)
         return {
-            "tokens_sealed": self.vault.seal(tokens.to_json(), _aad_identity(identity_id)),
+            "tokens_sealed": self.vault.seal(tokens.to_json(), identity_aad(identity_id)),
             "token_expires_at": tokens.expires_at * 1000 if tokens.expires_at else None,
             "granted_scopes": tokens.scope,
             "token_status": "active" if has_tokens else "none",
@@ -342,7 +342,7 @@ class Store:
     def open_tokens(self, identity: Identity) -> TokenSet | None:
         if not identity.tokens_sealed:
             return None
-        return TokenSet.from_json(self.vault.open(identity.tokens_sealed, _aad_identity(identity.id)))
+        return TokenSet.from_json(self.vault.open(identity.tokens_sealed, identity_aad(identity.id)))
 
     async def get_user(self, user_id: str) -> User | None:
         async with self.engine.connect() as conn:
