@@ -8,7 +8,6 @@ upstream call is made and nothing is stored (attack list C1).
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from collections.abc import Mapping
@@ -34,13 +33,13 @@ async def finish_login(rt: Runtime, params: Mapping[str, str], cookies: Mapping[
     if not state or len(state) > 256:
         raise AuthorizeRequestError("The sign-in could not be completed: missing state.")
     cookie_name = binding_cookie_name(state)
-    tx = await rt.store.take_transaction(state)
+    tx, why = await rt.store.take_transaction(state, cookies.get(cookie_name, ""))
+    if tx is None and why == "browser":
+        raise AuthorizeRequestError(
+            "The sign-in could not be completed: it was started in another browser.")
     if tx is None:
         raise AuthorizeRequestError(
             "The sign-in could not be completed: it expired or was already used. Start again.")
-    if not hmac.compare_digest(cookies.get(cookie_name, ""), tx["binding"]):
-        raise AuthorizeRequestError(
-            "The sign-in could not be completed: it was started in another browser.")
 
     def fail(exc: Any) -> tuple[ClientRedirect, str]:
         return error_redirect(rt, tx["redirect_uri"], tx["response_mode"], tx["state"], exc), cookie_name

@@ -32,7 +32,7 @@ def parse(value: str | None) -> list[str]:
     for token in tokens:
         if token == "":
             continue
-        if not _SCOPE_TOKEN.match(token):
+        if not _SCOPE_TOKEN.fullmatch(token):
             raise InvalidScope("scope contains invalid characters")
         if token not in result:
             result.append(token)

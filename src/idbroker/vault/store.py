@@ -6,6 +6,7 @@ our own is looked up by its keyed digest, so the database never holds either in 
 
 from __future__ import annotations
 
+import hmac
 import json
 from typing import Any
 
@@ -257,19 +258,27 @@ class Store:
             await conn.execute(t.login_transactions.insert().values(
                 state_digest=digest, sealed=sealed, expires_at=stamp + ttl_s * 1000))
 
-    async def take_transaction(self, state: str) -> dict[str, Any] | None:
-        """Return and delete in one step: a state is good for exactly one callback."""
+    async def take_transaction(self, state: str,
+                               binding: str) -> tuple[dict[str, Any] | None, str]:
+        """Return and delete in one step: a state is good for exactly one callback, from the
+        browser that started it. A wrong browser does not burn the real one's transaction.
+        The second value says why nothing was returned ("unknown", "expired", "browser")."""
         digests = self.vault.digests("login-state", state)
         async with self.engine.begin() as conn:
             row = (await conn.execute(sa.select(t.login_transactions).where(
                 t.login_transactions.c.state_digest.in_(digests)))).first()
             if row is None:
-                return None
+                return None, "unknown"
+            data = json.loads(self.vault.open(row.sealed, _aad_transaction(row.state_digest)))
+            if not hmac.compare_digest(binding, data.get("binding", "")):
+                return None, "browser"
             deleted = await conn.execute(t.login_transactions.delete().where(
                 t.login_transactions.c.state_digest == row.state_digest))
-        if deleted.rowcount != 1 or row.expires_at < now_ms():
-            return None
-        return json.loads(self.vault.open(row.sealed, _aad_transaction(row.state_digest)))
+        if deleted.rowcount != 1:
+            return None, "unknown"
+        if row.expires_at < now_ms():
+            return None, "expired"
+        return data, "ok"
 
     # --- users and identities --------------------------------------------------------------
 

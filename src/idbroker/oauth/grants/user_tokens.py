@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from idbroker.clock import now_s
 from idbroker.errors import InvalidGrant
 from idbroker.oauth import scopes
 from idbroker.oauth.user_claims import claims_for
@@ -14,7 +15,7 @@ from idbroker.vault.records import Client
 
 async def issue(rt: Runtime, client: Client, *, user_id: str, grant_id: str, scope: list[str],
                 audience: str | None, nonce: str | None, auth_time: int,
-                refresh: bool) -> dict[str, Any]:
+                refresh: bool, family_expires_at: int | None = None) -> dict[str, Any]:
     user = await rt.store.get_user(user_id)
     if user is None or user.blocked:
         raise InvalidGrant("the user is blocked or no longer exists")
@@ -35,9 +36,13 @@ async def issue(rt: Runtime, client: Client, *, user_id: str, grant_id: str, sco
             profile_claims=claims_for(user, scope), ttl_s=settings.id_token_ttl)
     if refresh and "offline_access" in scope and "refresh_token" in client.grant_types:
         token = secrets.token_urlsafe(32)
+        # Rotation hands out new tokens, never more time: the family's absolute lifetime is
+        # fixed at the first issue (RFC 9700 §4.14.2 recommends bounding it).
+        expires_at = family_expires_at or now_s() + settings.refresh_token_ttl
         await rt.store.put_refresh_token(
             token, grant_id=grant_id, client_id=client.client_id, user_id=user_id,
-            ttl_s=settings.refresh_token_ttl,
-            data={"scope": scope, "audience": audience, "auth_time": auth_time})
+            ttl_s=max(0, expires_at - now_s()),
+            data={"scope": scope, "audience": audience, "auth_time": auth_time,
+                  "family_expires_at": expires_at})
         body["refresh_token"] = token
     return body
