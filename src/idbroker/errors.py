@@ -94,6 +94,36 @@ class TemporarilyUnavailable(OAuthError):
     description = "The service is temporarily unavailable."
 
 
+class InvalidTarget(OAuthError):
+    """RFC 8693 §2.2.2: no token can be issued for the requested audience or resource."""
+
+    error = "invalid_target"
+    description = "The requested target is not available to this client."
+
+
+class ExchangeNotAllowed(UnauthorizedClient):
+    """Auth0's federated-connection exchange by a client not allowed that connection (403)."""
+
+    status_code = 403
+    description = "The client is not allowed to exchange tokens of this connection."
+
+
+class FederatedTokenNotFound(OAuthError):
+    """Auth0 Token Vault: bad subject token, or no stored IdP token for the connection."""
+
+    error = "federated_connection_refresh_token_not_found"
+    status_code = 401
+    description = "Federated connection refresh token not found."
+
+
+class FederatedRefreshFailed(OAuthError):
+    """Auth0 Token Vault: the upstream refused or failed to renew the stored IdP token."""
+
+    error = "federated_connection_refresh_token_flow_failed"
+    status_code = 401
+    description = "Failed to refresh the federated connection access token."
+
+
 class AuthorizeRequestError(IdbrokerError):
     """An /authorize failure that must NOT redirect: the client or redirect URI is untrusted."""
 
@@ -130,6 +160,33 @@ class UpstreamTokenRejected(UpstreamError):
 
     oauth_error = InvalidGrant
     description = "The identity provider no longer accepts the stored grant."
+
+
+class IdpTokenMissing(UpstreamError):
+    """No usable IdP token is stored for the identity (none issued, or the identity is gone)."""
+
+    oauth_error = FederatedTokenNotFound
+    description = "No identity provider token is stored for this identity."
+
+
+class IdpTokenNeedsReconsent(UpstreamError):
+    """The stored IdP grant is dead (invalid_grant upstream, or expired with no refresh
+    token): only a new sign-in at the upstream brings a token back (lifecycle/refresh.py)."""
+
+    oauth_error = FederatedRefreshFailed
+    description = "The identity provider token can no longer be renewed; the user must sign in again."
+
+
+class IdpRefreshUnavailable(UpstreamError):
+    """The upstream could not refresh the token now (5xx, 429, timeout, busy lock)."""
+
+    oauth_error = TemporarilyUnavailable
+    description = "The identity provider token could not be renewed now. Try again later."
+
+    def __init__(self, description: str | None = None, *, detail: str | None = None,
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(description, detail=detail)
+        self.retry_after_s = retry_after_s
 
 
 class AccountConflict(AccessDenied):
@@ -185,6 +242,15 @@ class NotFound(ManagementError):
     error = "Not Found"
     error_code = "inexistent_resource"
     description = "The resource does not exist."
+
+
+class UpstreamCheckFailed(ManagementError):
+    """The upstream IdP could not be asked (down, misconfigured, unexpected answer)."""
+
+    status_code = 502
+    error = "Bad Gateway"
+    error_code = "upstream_unavailable"
+    description = "The identity provider could not be reached or gave an unexpected answer."
 
 
 class Conflict(ManagementError):

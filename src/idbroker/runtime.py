@@ -11,6 +11,7 @@ import httpx
 from idbroker.connectors.base import UpstreamPolicy
 from idbroker.connectors.registry import open_connector
 from idbroker.oauth.tokens import TokenIssuer
+from idbroker.ratelimit import Counter, open_counter
 from idbroker.settings import Settings
 from idbroker.vault.crypto import Vault
 from idbroker.vault.db import create_engine, migrate
@@ -30,6 +31,8 @@ class Runtime:
     policy: UpstreamPolicy
     _connectors: dict[str, tuple[int, Any]] = field(default_factory=dict)
     _owns_http: bool = True
+    # Rate-limit counters (in process, or in Redis when IDBROKER_REDIS_URL is set).
+    limiter: Counter | None = None
 
     @classmethod
     async def start(cls, settings: Settings, *, http: httpx.AsyncClient | None = None,
@@ -40,8 +43,12 @@ class Runtime:
         if apply_migrations:
             await migrate(engine)
         store = Store(engine, vault)
-        keys = SigningKeys()
+        # A previous key stays published until the longest-lived token it signed expired.
+        keys = SigningKeys(retain_previous_s=max(
+            settings.access_token_ttl, settings.id_token_ttl,
+            settings.resource_server_max_token_lifetime))
         await keys.ensure(store)
+        keys.start_watch(store, settings.signing_keys_check_interval)
         owns_http = http is None
         if http is None:
             http = httpx.AsyncClient(
@@ -51,9 +58,12 @@ class Runtime:
                                 timeout_s=settings.upstream_timeout)
         return cls(settings=settings, store=store, keys=keys,
                    issuer=TokenIssuer(settings.issuer, keys), http=http, policy=policy,
-                   _owns_http=owns_http)
+                   _owns_http=owns_http, limiter=open_counter(settings))
 
     async def close(self) -> None:
+        await self.keys.stop_watch()
+        if self.limiter is not None:
+            await self.limiter.close()
         if self._owns_http:
             await self.http.aclose()
         await self.store.engine.dispose()

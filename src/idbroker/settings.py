@@ -7,7 +7,7 @@ from enum import Enum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,40 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class RateLimit(BaseModel):
+    """``limit`` requests per fixed ``window`` of seconds (docs/rate-limits.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(ge=1)
+    window: int = Field(default=60, ge=1, le=86_400)
+
+
+# Generous: a busy single tenant, and the whole test suite, stay far below them.
+DEFAULT_RATE_LIMITS = {
+    "management": RateLimit(limit=6000, window=60),
+    "token": RateLimit(limit=3000, window=60),
+    "authorize": RateLimit(limit=3000, window=60),
+    "userinfo": RateLimit(limit=6000, window=60),
+    "discovery": RateLimit(limit=6000, window=60),
+    "other": RateLimit(limit=6000, window=60),
+}
+
+
+class RateLimits(BaseModel):
+    """IDBROKER_RATE_LIMITS, as JSON: per endpoint group, and per client_id and group."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    groups: dict[str, RateLimit] = Field(default_factory=dict)
+    clients: dict[str, dict[str, RateLimit]] = Field(default_factory=dict)
+
+    def for_group(self, group: str, client_id: str | None = None) -> RateLimit:
+        if client_id is not None and group in self.clients.get(client_id, {}):
+            return self.clients[client_id][group]
+        return self.groups.get(group) or DEFAULT_RATE_LIMITS.get(group) \
+            or DEFAULT_RATE_LIMITS["other"]
 
 
 class Settings(BaseSettings):
@@ -50,6 +84,44 @@ class Settings(BaseSettings):
     # Upstream IdPs over plain http are only for local development and the demo.
     allow_insecure_upstreams: bool | None = None
     max_body_bytes: int = 64 * 1024
+    # Upstream token refresh (lifecycle/refresh.py, docs/token-refresh.md).
+    refresh_margin_s: int = Field(default=60, ge=0)
+    assumed_token_lifetime_s: int = Field(default=3600, gt=0)
+    refresh_failure_cooldown_s: float = Field(default=30.0, ge=0)
+    refresh_ahead_window_s: int = Field(default=300, ge=0)
+    worker_in_serve: bool = False
+    # Signing keys and APIs (docs/signing-keys.md, docs/resource-servers.md).
+    signing_keys_check_interval: float = Field(default=5.0, ge=0)
+    resource_server_max_token_lifetime: int = Field(default=2_592_000, ge=60)
+    # Rate limits (docs/rate-limits.md). The Redis URL may hold a password.
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    redis_url: SecretStr | None = None
+    trusted_proxies: str = Field(default="", description="comma-separated CIDRs")
+    # Upstream revocation (lifecycle/revocation.py): retried with exponential backoff and
+    # jitter from the first delay up to the cap, and given up this long after it was queued.
+    revocation_give_up_after_s: int = Field(default=86_400, ge=0)
+    revocation_retry_first_s: float = Field(default=30.0, gt=0)
+    revocation_retry_max_s: float = Field(default=3600.0, gt=0)
+    # Webhook deliveries (lifecycle/events.py, docs/events.md): a short timeout per attempt,
+    # exponential backoff with jitter from the first delay up to the cap, given up this long
+    # after the event.
+    event_delivery_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    event_retry_first_s: float = Field(default=30.0, gt=0)
+    event_retry_max_s: float = Field(default=3600.0, gt=0)
+    event_give_up_after_s: int = Field(default=3 * 86_400, ge=0)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_cidrs(cls, value: str) -> str:
+        for item in value.split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(item.strip(), strict=False)
+                     for item in self.trusted_proxies.split(",") if item.strip())
 
     @field_validator("issuer")
     @classmethod

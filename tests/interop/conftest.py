@@ -9,84 +9,18 @@ PostgreSQL database is emptied first, the same way ``tests/conftest.py`` does it
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from idbroker.bootstrap import initialise
-from idbroker.encoding import b64url_encode
 from idbroker.http.app import create_app
 from idbroker.settings import Settings
-from tests import conftest as root_conftest
 from tests.fakes.oidc_upstream import FakeOIDCUpstream
-
-START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 10.0
-
-
-def _bound_socket() -> socket.socket:
-    """A listening-ready socket on a free loopback port. Handing the bound socket itself to
-    uvicorn (instead of just its port number) leaves no window for another process to take
-    the port between picking it and serving on it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.set_inheritable(True)
-    return sock
-
-
-def _free_port() -> int:
-    """A port nothing listens on (the app's own callback host is never contacted)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerThread:
-    """``uvicorn.Server(config).run`` in a daemon thread; ``start`` waits for ``started``."""
-
-    def __init__(self, app: Any, sock: socket.socket, name: str) -> None:
-        self.sock = sock
-        config = uvicorn.Config(app, access_log=False, log_level="warning", lifespan="on",
-                                loop="asyncio", http="h11", ws="none")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self._run, name=f"uvicorn-{name}", daemon=True)
-        self.error: BaseException | None = None
-
-    def _run(self) -> None:
-        try:
-            self.server.run(sockets=[self.sock])
-        except BaseException as exc:  # surfaced by start()/stop()
-            self.error = exc
-
-    def start(self) -> None:
-        self.thread.start()
-        # Wait on the thread rather than sleeping: join() returns as soon as it dies, and
-        # `started` flips once the lifespan has completed and the socket is listening.
-        waited = 0.0
-        while not self.server.started:
-            self.thread.join(0.01)
-            waited += 0.01
-            if not self.thread.is_alive():
-                raise RuntimeError(f"{self.thread.name} exited during start-up") from self.error
-            if waited > START_TIMEOUT_S:
-                self.stop()
-                raise RuntimeError(f"{self.thread.name} did not start in {START_TIMEOUT_S}s")
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(STOP_TIMEOUT_S)
-        self.sock.close()
-        if self.thread.is_alive():
-            raise RuntimeError(f"{self.thread.name} did not stop in {STOP_TIMEOUT_S}s")
+from tests.interop.servers import ServerThread, bound_socket, broker_settings, free_port
 
 
 @dataclass(frozen=True)
@@ -127,22 +61,23 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    database_url = os.environ.get("IDBROKER_TEST_DATABASE_URL")
-    if database_url:
-        # The root conftest keeps "migrated once" as module-global state; go through the
-        # module so that flag is shared with the other test packages in the same session.
-        asyncio.run(root_conftest._reset_postgres(database_url))
+def stack_settings() -> dict[str, Any]:
+    """Settings overrides for the module's broker; a module overrides this fixture (e.g. to
+    set tight rate limits)."""
+    return {}
 
-    upstream_sock, broker_sock = _bound_socket(), _bound_socket()
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory,
+          stack_settings: dict[str, Any]) -> Iterator[Stack]:
+    upstream_sock, broker_sock = bound_socket(), bound_socket()
     upstream_port = upstream_sock.getsockname()[1]
     broker_port = broker_sock.getsockname()[1]
     upstream_url = f"http://127.0.0.1:{upstream_port}"
     base_url = f"http://127.0.0.1:{broker_port}"
     data_dir: Path = tmp_path_factory.mktemp("interop") / "data"
 
-    settings = Settings(issuer=f"{base_url}/", data_dir=data_dir, database_url=database_url,
-                        vault_key=b64url_encode(secrets.token_bytes(32)), upstream_timeout=5.0)
+    settings = broker_settings(base_url, data_dir, **stack_settings)
     upstream = FakeOIDCUpstream(issuer=upstream_url,
                                 redirect_uris=[f"{base_url}/login/callback"])
     init = asyncio.run(initialise(settings))
@@ -159,7 +94,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         yield Stack(settings=settings, upstream=upstream, domain=f"127.0.0.1:{broker_port}",
                     base_url=base_url, issuer=f"{base_url}/", upstream_url=upstream_url,
-                    app_callback=f"http://127.0.0.1:{_free_port()}/callback",
+                    app_callback=f"http://127.0.0.1:{free_port()}/callback",
                     bootstrap_client_id=init.client_id,
                     bootstrap_client_secret=init.client_secret)
     finally:

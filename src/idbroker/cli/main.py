@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from idbroker.bootstrap import initialise
+from idbroker.cli.vault import vault as vault_commands
 from idbroker.errors import IdbrokerError
 from idbroker.management import clients as client_resource
 from idbroker.management import connections as connection_resource
@@ -75,9 +76,14 @@ def init(as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--with-worker", is_flag=True,
+              help="Also run the background jobs (as `idbroker worker`) in this process; "
+                   "same as IDBROKER_WORKER_IN_SERVE=true.")
+def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
     """Apply migrations and serve the broker."""
     import uvicorn
+
+    from idbroker.lifecycle.worker import WorkerThread
 
     settings = _settings()
     _refuse_unsafe(settings)
@@ -85,9 +91,28 @@ def serve(host: str, port: int, workers: int) -> None:
     result = asyncio.run(initialise(settings)).as_dict()
     if result["status"] == "created":
         _print_init(result, as_json=False)
-    uvicorn.run("idbroker.http.app:create_app_from_env", factory=True, host=host, port=port,
-                workers=workers, access_log=False, log_level=settings.log_level.lower(),
-                proxy_headers=False)
+    # One worker for the whole command, whatever --workers is (docs/token-refresh.md).
+    background = WorkerThread(settings) if with_worker or settings.worker_in_serve else None
+    if background is not None:
+        background.start()
+    try:
+        uvicorn.run("idbroker.http.app:create_app_from_env", factory=True, host=host,
+                    port=port, workers=workers, access_log=False,
+                    log_level=settings.log_level.lower(), proxy_headers=False)
+    finally:
+        if background is not None:
+            background.stop()
+
+
+@main.command()
+def worker() -> None:
+    """Run the background jobs (token refresh ahead, revocations, webhooks) until stopped."""
+    from idbroker.lifecycle.worker import worker_process
+
+    settings = _settings()
+    _refuse_unsafe(settings)
+    _configure_logging(settings)
+    asyncio.run(worker_process(settings))
 
 
 @main.command()
@@ -128,6 +153,9 @@ def clients_create(body: Any) -> None:
     """Create a client from a JSON body (as POST /api/v2/clients), read from a file or stdin."""
     data = json.load(body)
     click.echo(json.dumps(_with_runtime(lambda rt: client_resource.create(rt.store, data)), indent=2))
+
+
+main.add_command(vault_commands)
 
 
 @main.group()

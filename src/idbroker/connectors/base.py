@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from idbroker.errors import ConfigurationError
 from idbroker.vault.records import TokenSet, UpstreamProfile
@@ -27,6 +27,8 @@ class ConnectorOptions(BaseModel):
     client_id: str
     scope: str | list[str] | None = None
     upstream_params: dict[str, dict[str, str]] = {}
+    # Keep this connection's IdP tokens fresh ahead of expiry (lifecycle/refresh_ahead.py).
+    background_refresh: StrictBool = False
 
     def scopes(self, default: str) -> list[str]:
         raw = self.scope if self.scope is not None else default

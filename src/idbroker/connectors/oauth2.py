@@ -35,6 +35,12 @@ class OAuth2Options(ConnectorOptions):
     pkce: bool = True
     token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] = \
         "client_secret_post"
+    # Upstream token termination and validation (connectors/revocation.py, validation.py):
+    # an RFC 7009 endpoint and how to authenticate to it; a URL that answers 200 to a live
+    # bearer token (default: profileURL).
+    revocationURL: str | None = None
+    revocation_auth: Literal["client_secret_post", "client_secret_basic"] = "client_secret_post"
+    validationURL: str | None = None
 
     @property
     def field_map(self) -> dict[str, str]:
@@ -64,8 +70,10 @@ class OAuth2Connector:
         self.client_secret = client_secret
         self.http = http
         self.policy = policy
-        for field in ("authorizationURL", "tokenURL", "profileURL"):
-            policy.check_url(getattr(options, field), f"options.{field}")
+        for field in ("authorizationURL", "tokenURL", "profileURL", "revocationURL",
+                      "validationURL"):
+            if getattr(options, field) is not None:
+                policy.check_url(getattr(options, field), f"options.{field}")
 
     async def authorization_url(self, request: UpstreamAuthorization) -> str:
         scopes = list(dict.fromkeys([*self.options.scopes(""), *request.extra_scopes]))

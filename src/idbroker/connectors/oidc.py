@@ -46,6 +46,9 @@ class OIDCOptions(ConnectorOptions):
     token_endpoint: str | None = None
     userinfo_endpoint: str | None = None
     jwks_uri: str | None = None
+    # Override or supply discovery's RFC 7009 / RFC 7662 endpoints (connectors/revocation.py).
+    revocation_endpoint: str | None = None
+    introspection_endpoint: str | None = None
     token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] | None = None
     id_token_signed_response_algs: list[str] = ["RS256"]
 

@@ -14,8 +14,15 @@ from starlette.responses import JSONResponse, Response
 
 from idbroker.errors import NotFound
 from idbroker.http import management_routes, oauth_routes, openapi, operations
+from idbroker.http import identity_tokens_routes  # noqa: F401  (registers operations)
+from idbroker.http import users_routes  # noqa: F401  (registers operations)
+from idbroker.http import resource_servers_routes  # noqa: F401  (registers operations)
+from idbroker.http import keys_routes  # noqa: F401  (registers operations)
+from idbroker.http import logs_routes  # noqa: F401  (registers operations)
+from idbroker.http import event_endpoints_routes  # noqa: F401  (registers operations)
 from idbroker.http.errors import EXCEPTION_HANDLERS, NO_STORE, management_response
 from idbroker.http.middleware import AccessLog, SecurityHeaders
+from idbroker.http.ratelimit import RateLimit
 from idbroker.runtime import Runtime
 from idbroker.settings import Settings
 
@@ -54,7 +61,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app = Starlette(
         routes=[*oauth_routes.routes, *openapi.routes, *operations.routes(),
                 *(extra_routes or [])],
-        middleware=[Middleware(AccessLog), Middleware(SecurityHeaders)],
+        middleware=[Middleware(AccessLog), Middleware(SecurityHeaders), Middleware(RateLimit)],
         exception_handlers={**EXCEPTION_HANDLERS, HTTPException: _http_exception},
         lifespan=lifespan,
     )

@@ -1,6 +1,6 @@
-"""The Management API's operations on clients, connections, client grants and users. Each
-handler calls the framework-free resource module; `operations` adds auth and the OpenAPI
-entry."""
+"""The Management API's operations on clients, connections and client grants (users are in
+users_routes.py). Each handler calls the framework-free resource module; `operations` adds auth
+and the OpenAPI entry."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from starlette.responses import JSONResponse, Response
 
 from idbroker.http.errors import NO_STORE
 from idbroker.http.operations import QueryParam, operation
-from idbroker.http.requests import client_ip, read_json
-from idbroker.management import client_grants, clients, connections, paging, schemas, users
+from idbroker.http.requests import read_json
+from idbroker.management import client_grants, clients, connections, paging, schemas
 from idbroker.oauth.tokens import VerifiedAccessToken
 from idbroker.runtime import Runtime
 
@@ -35,16 +35,6 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 def path_param(request: Request, name: str = "id") -> str:
     return str(request.path_params[name])
-
-
-@operation("GET", "/api/v2/users/{id}", scopes=("read:users",), tag="users",
-           summary="Get a user; identities carry IdP tokens only with read:user_idp_tokens",
-           response=schemas.UserOut, query=FIELDS)
-async def get_user(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
-    q = request.query_params
-    body = await users.get_user(rt, caller, path_param(request), fields=q.get("fields"),
-                                include_fields=q.get("include_fields"), ip=client_ip(request))
-    return json_response(body)
 
 
 @operation("GET", "/api/v2/clients", scopes=("read:clients",), tag="clients",

@@ -11,8 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from idbroker.errors import BadRequest
+from idbroker.errors import BadRequest, IdbrokerError
+from idbroker.http.requests import client_ip
 from idbroker.management import auth
+from idbroker.management import logs as api_log
 from idbroker.oauth.tokens import VerifiedAccessToken
 from idbroker.runtime import Runtime
 
@@ -38,6 +40,8 @@ class Operation:
     response: Any = None  # a type for the success response (model, list[model], a union)
     status: int = 200
     query: tuple[QueryParam, ...] = field(default_factory=tuple)
+    # The Starlette route when it differs from ``path`` (e.g. {id:path} for ids holding "/").
+    route_path: str | None = None
 
 
 OPERATIONS: list[Operation] = []
@@ -45,10 +49,11 @@ OPERATIONS: list[Operation] = []
 
 def operation(method: str, path: str, *, scopes: tuple[str, ...], summary: str, tag: str,
               body: Any = None, response: Any = None, status: int = 200,
-              query: tuple[QueryParam, ...] = ()) -> Callable[[Handler], Handler]:
+              query: tuple[QueryParam, ...] = (),
+              route_path: str | None = None) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         OPERATIONS.append(Operation(method, path, scopes, summary, tag, handler, body, response,
-                                    status, query))
+                                    status, query, route_path))
         return handler
     return register
 
@@ -59,12 +64,24 @@ def _route(op: Operation) -> Route:
         if len(request.headers.getlist("authorization")) > 1:
             # Two credentials are ambiguous: which one a proxy or we would read differs.
             raise BadRequest("Send one Authorization header", error_code="invalid_request")
-        caller = auth.authenticate(rt, request.headers.get("authorization"),
-                                   "access_token" in request.query_params)
-        if op.scopes:
-            auth.require(caller, *op.scopes)
-        return await op.handler(request, rt, caller)
-    return Route(op.path, endpoint, methods=[op.method])
+        caller = None
+        try:
+            # A kid we do not know may be a key another process just rotated in.
+            await rt.keys.sync_for(rt.store, request.headers.get("authorization"))
+            caller = auth.authenticate(rt, request.headers.get("authorization"),
+                                       "access_token" in request.query_params)
+            if op.scopes:
+                auth.require(caller, *op.scopes)
+            response = await op.handler(request, rt, caller)
+        except IdbrokerError as exc:
+            # fapi: failed writes and failed authentication (management/logs.py).
+            await api_log.record_call(rt, op.method, request.url.path, op.summary, caller,
+                                      error=exc, ip=client_ip(request))
+            raise
+        await api_log.record_call(rt, op.method, request.url.path, op.summary, caller,
+                                  status=response.status_code, ip=client_ip(request))
+        return response
+    return Route(op.route_path or op.path, endpoint, methods=[op.method])
 
 
 def routes() -> list[Route]:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from idbroker.clock import now_ms
 from idbroker.ids import new_id
+from idbroker.lifecycle.audit import assert_no_credentials
 from idbroker.vault import schema as t
 from idbroker.vault.crypto import Vault
 from idbroker.vault.records import Identity
@@ -46,6 +47,8 @@ async def enqueue_revocation(conn: AsyncConnection, vault: Vault, identity: Iden
 
 async def emit_event(conn: AsyncConnection, type_: str, data: dict[str, Any]) -> str:
     """Record an event for webhook delivery; ``data`` must never hold a token or secret."""
+    # Refused here, loudly, rather than delivered to every webhook receiver.
+    assert_no_credentials(data)
     event_id = new_id("evt_")
     stamp = now_ms()
     await conn.execute(t.event_outbox.insert().values(

@@ -10,15 +10,25 @@ from idbroker.errors import BadRequest, NotFound
 from idbroker.management.validation import parse
 from idbroker.oauth.scopes import MANAGEMENT_SCOPES
 from idbroker.settings import Settings
+from idbroker.vault import resource_server_store as rs_store
 from idbroker.vault.records import ClientGrant
 from idbroker.vault.store import Store
 
 
 def _known(scopes: list[str]) -> list[str]:
-    unknown = [s for s in scopes if s not in MANAGEMENT_SCOPES]
-    if unknown:
-        raise ValueError(f"unknown scope {unknown[0]!r}")
+    # Which scopes exist depends on the audience (the Management API's, or a resource
+    # server's): checked by _check_scopes once the audience is known.
+    if len(scopes) > 200 or any(not 0 < len(s) <= 280 for s in scopes):
+        raise ValueError("invalid scope list")
     return list(dict.fromkeys(scopes))
+
+
+async def _check_scopes(store: Store, audience: str, scopes: list[str]) -> None:
+    server = await rs_store.get_by_identifier(store, audience)
+    defined = server.scope_values if server is not None else MANAGEMENT_SCOPES
+    unknown = [s for s in scopes if s not in defined]
+    if unknown:
+        raise BadRequest(f"Payload validation error: unknown scope {unknown[0]!r} (at scope)")
 
 
 class GrantCreate(BaseModel):
@@ -47,11 +57,20 @@ def canonical_audience(settings: Settings, audience: str) -> str:
     return settings.management_audience
 
 
+async def resolve_audience(store: Store, settings: Settings, audience: str) -> str:
+    """The Management API (any alias) or a resource server's identifier."""
+    if audience not in settings.management_audience_aliases:
+        if await rs_store.get_by_identifier(store, audience) is not None:
+            return audience
+    return canonical_audience(settings, audience)
+
+
 async def create(store: Store, settings: Settings, body: Any) -> dict[str, Any]:
     req = parse(GrantCreate, body)
     if await store.get_client(req.client_id) is None:
         raise NotFound("The client does not exist", error_code="inexistent_client")
-    audience = canonical_audience(settings, req.audience)
+    audience = await resolve_audience(store, settings, req.audience)
+    await _check_scopes(store, audience, req.scope)
     return render(await store.create_client_grant(req.client_id, audience, req.scope))
 
 
@@ -71,6 +90,9 @@ async def get(store: Store, grant_id: str) -> dict[str, Any]:
 
 async def update(store: Store, grant_id: str, body: Any) -> dict[str, Any]:
     req = parse(GrantUpdate, body)
+    existing = await store.get_client_grant(grant_id)
+    if existing is not None:
+        await _check_scopes(store, existing.audience, req.scope)
     grant = await store.update_client_grant(grant_id, req.scope)
     if grant is None:
         raise NotFound("The client grant does not exist", error_code="inexistent_client_grant")

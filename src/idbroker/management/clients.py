@@ -4,7 +4,7 @@ kept only as a keyed digest afterwards."""
 from __future__ import annotations
 
 import secrets
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -18,7 +18,12 @@ from idbroker.vault.store import Store
 
 AppType = Literal["spa", "native", "regular_web", "non_interactive"]
 AuthMethod = Literal["none", "client_secret_post", "client_secret_basic"]
-GrantType = Literal["authorization_code", "refresh_token", "client_credentials"]
+GrantType = Literal[
+    "authorization_code", "refresh_token", "client_credentials",
+    # Token exchange for IdP access tokens (oauth/grants/token_exchange.py); never a default.
+    "urn:auth0:params:oauth:grant-type:token-exchange:federated-connection-access-token",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+]
 
 DEFAULTS: dict[str, tuple[str, list[str]]] = {
     "spa": ("none", ["authorization_code", "refresh_token"]),
@@ -52,6 +57,18 @@ IGNORED_AUTH0_FIELDS = frozenset({
 })
 
 
+class TokenExchange(BaseModel):
+    """Auth0's client ``token_exchange`` object; ``allowed_connections`` is idbroker's
+    per-client allow-list for IdP-token exchange (docs/token-exchange.md). Auth0's
+    ``allow_any_profile_of_type`` is accepted and has no effect."""
+
+    model_config = ConfigDict(extra="forbid")
+    allowed_connections: list[Annotated[str, Field(
+        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9](-?[A-Za-z0-9])*$")]] = \
+        Field(default=[], max_length=100)
+    allow_any_profile_of_type: list[str] | None = None
+
+
 class ClientChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -70,6 +87,7 @@ class ClientChanges(BaseModel):
     grant_types: list[GrantType] | None = None
     token_endpoint_auth_method: AuthMethod | None = None
     is_first_party: bool | None = None
+    token_exchange: TokenExchange | None = None
 
     _urls = field_validator("callbacks", "allowed_logout_urls", "web_origins")(
         lambda v: None if v is None else _check_urls(v))
@@ -87,6 +105,7 @@ def render(client: Client, secret: str | None = None) -> dict[str, Any]:
         "callbacks": client.callbacks, "allowed_logout_urls": client.allowed_logout_urls,
         "web_origins": client.web_origins, "grant_types": client.grant_types,
         "is_first_party": client.is_first_party, "created_at": iso_ms(client.created_at),
+        "token_exchange": {"allowed_connections": client.token_exchange_connections},
     }
     if secret is not None:
         body["client_secret"] = secret
@@ -104,8 +123,13 @@ async def create(store: Store, body: Any) -> dict[str, Any]:
         token_endpoint_auth_method=method, callbacks=req.callbacks or [],
         allowed_logout_urls=req.allowed_logout_urls or [], web_origins=req.web_origins or [],
         grant_types=list(req.grant_types or grants),
-        is_first_party=True if req.is_first_party is None else req.is_first_party)
+        is_first_party=True if req.is_first_party is None else req.is_first_party,
+        token_exchange_connections=_allowed_connections(req.token_exchange) or [])
     return render(client, secret)
+
+
+def _allowed_connections(settings: TokenExchange | None) -> list[str] | None:
+    return None if settings is None else list(dict.fromkeys(settings.allowed_connections))
 
 
 async def get(store: Store, client_id: str) -> dict[str, Any]:
@@ -122,6 +146,8 @@ async def list_all(store: Store) -> list[dict[str, Any]]:
 async def update(store: Store, client_id: str, body: Any) -> dict[str, Any]:
     req = parse(ClientChanges, body)
     changes = req.model_dump(exclude_unset=True, exclude_none=True)
+    if req.token_exchange is not None:
+        changes["token_exchange_connections"] = _allowed_connections(req.token_exchange)
     current = await store.get_client(client_id)
     if current is None:
         raise NotFound("The client does not exist", error_code="inexistent_client")

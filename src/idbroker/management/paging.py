@@ -25,7 +25,7 @@ def _int(params: Mapping[str, str], name: str, default: int, low: int, high: int
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:  # "³".isdigit()
         raise BadRequest(f"{name} must be an integer from {low} to {high}",
                          error_code="invalid_query_string")
     return int(raw)

@@ -103,3 +103,120 @@ class ClientGrantsPage(Out):
     start: int | None = None
     limit: int | None = None
     total: int | None = None
+
+
+class TokenRevocationOut(Out):
+    """POST .../identities/{provider}/{user_id}/tokens (docs/token-termination.md)."""
+
+    revocation_id: str | None = None
+    token_status: str
+
+
+class TokenValidationOut(Out):
+    """GET .../identities/{provider}/{user_id}/tokens/validation; never holds the token."""
+
+    active: bool
+    method: str
+    checked_at: str
+    scope: str | None = None
+    exp: int | None = None
+    expires_in: int | None = None
+    token_status: str | None = None
+
+
+class ResourceServerScopeOut(Out):
+    value: str
+    description: str | None = None
+
+
+class ResourceServerOut(Out):
+    id: str
+    name: str
+    identifier: str
+    is_system: bool
+    scopes: list[ResourceServerScopeOut]
+    signing_alg: str
+    token_lifetime: int
+    enforce_policies: bool
+
+
+class ResourceServersPage(Out):
+    resource_servers: list[ResourceServerOut]
+    next: str | None = None
+    start: int | None = None
+    limit: int | None = None
+    total: int | None = None
+
+
+class SigningKeyOut(Out):
+    kid: str
+    cert: str
+    pem: str | None = None
+    fingerprint: str | None = None
+    thumbprint: str | None = None
+    current: bool
+    next: bool
+    previous: bool
+    revoked: bool
+    current_since: str | None = None
+    current_until: str | None = None
+    revoked_at: str | None = None
+
+
+class SigningKeyChangeOut(Out):
+    cert: str
+    kid: str
+
+
+class LogOut(Out):
+    # Optional because ``fields`` may select any subset.
+    log_id: str | None = None
+    date: str | None = None
+    type: str | None = None
+    description: str | None = None
+    client_id: str | None = None
+    user_id: str | None = None
+    connection: str | None = None
+    ip: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class LogsPage(Out):
+    logs: list[LogOut]
+    start: int | None = None
+    limit: int | None = None
+    length: int | None = None
+    total: int | None = None
+
+
+class UsersPage(Out):
+    """GET /api/v2/users with include_totals=true."""
+
+    start: int
+    limit: int
+    length: int
+    total: int
+    users: list[UserOut]
+
+
+class EventEndpointOut(Out):
+    id: str
+    url: str
+    events: list[str]
+    enabled: bool
+    created_at: str
+    updated_at: str
+    # Only in the responses that create the endpoint or rotate its secret.
+    secret: str | None = None
+
+
+class EventDeliveryOut(Out):
+    id: str
+    event_id: str
+    status: str
+    attempts: int
+    next_attempt_at: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    created_at: str
+    updated_at: str

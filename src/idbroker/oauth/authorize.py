@@ -19,6 +19,7 @@ from idbroker.errors import (
 )
 from idbroker.oauth import pkce, scopes
 from idbroker.runtime import Runtime
+from idbroker.vault import resource_server_store as rs_store
 from idbroker.vault.records import Client, Connection
 
 RESPONSE_MODES = ("query", "fragment", "form_post")
@@ -142,11 +143,17 @@ async def _authorize(rt: Runtime, client: Client, redirect_uri: str, params: dic
     # "read:user_idp_tokens" with audience=.../api/v2/ and get a Management API token that
     # reads everybody's upstream tokens. Management scopes come only from client grants
     # (ASVS 10.4.11, 8.2.3).
-    requested = [s for s in scopes.parse(params.get("scope") or "openid")
-                 if s in scopes.OIDC_SCOPES]
+    asked = scopes.parse(params.get("scope") or "openid")
     audience = params.get("audience") or None
+    api_scopes: list[str] = []
     if audience is not None and audience not in rt.settings.management_audience_aliases:
-        raise AccessDenied(f"Service not found: {audience}")
+        # An API registered as a resource server. RBAC is off (docs/resource-servers.md):
+        # the person gets the requested scopes that this API defines, and nothing else.
+        server = await rs_store.get_by_identifier(rt.store, audience)
+        if server is None:
+            raise AccessDenied(f"Service not found: {audience}")
+        api_scopes = server.scope_values
+    requested = [s for s in asked if s in scopes.OIDC_SCOPES or s in api_scopes]
     if params.get("prompt") == "none":
         # No broker session exists to answer silently from (sessions are not kept yet).
         raise LoginRequired("Login required")

@@ -13,11 +13,18 @@ OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
 
 MANAGEMENT_SCOPES = (
     "read:users", "update:users", "delete:users", "create:users", "read:user_idp_tokens",
+    "update:current_user_identities",
+    "delete:user_idp_tokens",
     "read:clients", "create:clients", "update:clients", "delete:clients",
     "read:client_keys",
     "read:connections", "create:connections", "update:connections", "delete:connections",
     "read:client_grants", "create:client_grants", "update:client_grants", "delete:client_grants",
     "read:logs", "read:logs_users",
+    "read:resource_servers", "create:resource_servers", "update:resource_servers",
+    "delete:resource_servers",
+    "read:signing_keys", "create:signing_keys", "update:signing_keys",
+    "read:event_endpoints", "create:event_endpoints", "update:event_endpoints",
+    "delete:event_endpoints",
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from idbroker.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from idbroker.oauth.client_auth import authenticate
 from idbroker.oauth.grants import authorization_code, client_credentials, refresh_token
+from idbroker.oauth.grants import token_exchange
 from idbroker.runtime import Runtime
 from idbroker.vault.records import Client
 
@@ -17,6 +18,8 @@ GRANTS: dict[str, Grant] = {
     "authorization_code": authorization_code.grant,
     "client_credentials": client_credentials.grant,
     "refresh_token": refresh_token.grant,
+    token_exchange.AUTH0_GRANT: token_exchange.auth0_grant,
+    token_exchange.RFC8693_GRANT: token_exchange.rfc8693_grant,
 }
 
 

@@ -45,6 +45,7 @@ class TokenIssuer:
         self.keys = keys
         self._cache: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
         self._cache_size = cache_size
+        self._key_generation = keys.generation
 
     def _sign(self, claims: dict[str, Any], typ: str) -> str:
         key = self.keys.current
@@ -76,6 +77,11 @@ class TokenIssuer:
         return self._sign(claims, ACCESS_TOKEN_TYPE)
 
     def verify_access_token(self, token: str, audiences: frozenset[str]) -> VerifiedAccessToken:
+        if self._key_generation != self.keys.generation:
+            # The key set changed (rotation, revocation): a token verified under a key that is
+            # now revoked must not keep passing from the cache.
+            self._cache.clear()
+            self._key_generation = self.keys.generation
         cached = self._cache.get(token)
         now = now_s()
         if cached is not None and cached[0] > now:

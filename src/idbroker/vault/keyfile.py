@@ -8,6 +8,7 @@ from pathlib import Path
 from idbroker.errors import ConfigurationError
 from idbroker.settings import Settings
 from idbroker.encoding import b64url_decode, b64url_encode
+from idbroker.vault.keyring_file import KeyFileRing
 
 
 def _decode(text: str, source: str) -> bytes:
@@ -42,7 +43,5 @@ def load_vault_keys(settings: Settings) -> list[bytes]:
         raise ConfigurationError(
             f"no vault key: set IDBROKER_VAULT_KEY or run `idbroker init` to create {path}"
         )
-    if path.stat().st_mode & 0o077:
-        raise ConfigurationError(f"the vault key file {path} must not be readable by others (chmod 600)")
-    lines = path.read_text().splitlines()
-    return [_decode(line, str(path)) for line in lines if line.strip()]
+    # A ring from the file follows the file: see Vault and vault/keyring_file.py.
+    return KeyFileRing(path)

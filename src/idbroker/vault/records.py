@@ -22,6 +22,8 @@ class Client:
     is_first_party: bool
     created_at: int
     updated_at: int
+    # Connection names whose IdP tokens this client may obtain by token exchange.
+    token_exchange_connections: list[str] = field(default_factory=list)
 
     @property
     def is_public(self) -> bool:

@@ -25,20 +25,21 @@ users = sa.Table(
     sa.Column("email", sa.String(320), index=True),
     sa.Column("email_verified", sa.Boolean, nullable=False, default=False),
     sa.Column("username", sa.String(128)),
-    sa.Column("name", sa.String(300)),
+    sa.Column("name", sa.String(300), index=True),
     sa.Column("given_name", sa.String(150)),
     sa.Column("family_name", sa.String(150)),
-    sa.Column("nickname", sa.String(300)),
+    sa.Column("nickname", sa.String(300), index=True),
     sa.Column("picture", sa.String(2048)),
     sa.Column("extra", sa.JSON, nullable=False, default=dict),
     sa.Column("app_metadata", sa.JSON, nullable=False, default=dict),
     sa.Column("user_metadata", sa.JSON, nullable=False, default=dict),
     sa.Column("blocked", sa.Boolean, nullable=False, default=False),
-    sa.Column("created_at", Millis, nullable=False),
+    # Indexed for user search and sort (vault/user_queries.py).
+    sa.Column("created_at", Millis, nullable=False, index=True),
     sa.Column("updated_at", Millis, nullable=False),
-    sa.Column("last_login", Millis),
+    sa.Column("last_login", Millis, index=True),
     sa.Column("last_ip", sa.String(64)),
-    sa.Column("logins_count", sa.Integer, nullable=False, default=0),
+    sa.Column("logins_count", sa.Integer, nullable=False, default=0, index=True),
 )
 
 identities = sa.Table(
@@ -66,6 +67,12 @@ identities = sa.Table(
     sa.Column("updated_at", Millis, nullable=False),
     sa.UniqueConstraint("connection_id", "issuer", "subject",
                         name="uq_identities_connection_issuer_subject"),
+    # User search by identities.connection / identities.provider, and account linking's
+    # lookup of an identity by (provider, user_id).
+    sa.Index("ix_identities_connection", "connection"),
+    sa.Index("ix_identities_provider_idp_user_id", "provider", "idp_user_id"),
+    # The refresh-ahead job's scan for tokens about to expire.
+    sa.Index("ix_identities_token_expires_at", "token_expires_at"),
 )
 
 clients = sa.Table(
@@ -81,6 +88,8 @@ clients = sa.Table(
     sa.Column("web_origins", sa.JSON, nullable=False, default=list),
     sa.Column("grant_types", sa.JSON, nullable=False, default=list),
     sa.Column("is_first_party", sa.Boolean, nullable=False, default=True),
+    # Connections whose IdP tokens this client may obtain by token exchange (names; default none).
+    sa.Column("token_exchange_connections", sa.JSON, nullable=False, default=list),
     sa.Column("created_at", Millis, nullable=False),
     sa.Column("updated_at", Millis, nullable=False),
 )
@@ -117,6 +126,11 @@ signing_keys = sa.Table(
     sa.Column("public_jwk", sa.JSON, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # current | next | previous | revoked
     sa.Column("created_at", Millis, nullable=False),
+    # Self-signed X.509 certificate of the public key (Auth0 lists keys by certificate).
+    sa.Column("cert_pem", sa.Text),
+    sa.Column("current_since", Millis),
+    sa.Column("current_until", Millis),
+    sa.Column("revoked_at", Millis),
 )
 
 login_transactions = sa.Table(
@@ -171,6 +185,9 @@ audit_log = sa.Table(
     sa.Column("ip", sa.String(64)),
     sa.Column("description", sa.String(500), nullable=False, default=""),
     sa.Column("details", sa.JSON, nullable=False, default=dict),
+    # Logs are read newest first or from a checkpoint, filtered by type or client.
+    sa.Index("ix_audit_log_type_date", "type", "date"),
+    sa.Index("ix_audit_log_client_id_date", "client_id", "date"),
 )
 
 # Upstream revocations owed: written in the same transaction as the unlink or delete that makes
@@ -182,10 +199,12 @@ revocation_outbox = sa.Table(
     sa.Column("user_id", sa.String(300), nullable=False),
     sa.Column("connection_id", sa.String(40), nullable=False),
     sa.Column("connection", sa.String(128), nullable=False),
-    # The token set being revoked, re-sealed and bound to this outbox row.
-    sa.Column("tokens_sealed", sa.LargeBinary, nullable=False),
+    # The token set being revoked, re-sealed and bound to this outbox row; NULL (purged) once
+    # the row reaches a final status.
+    sa.Column("tokens_sealed", sa.LargeBinary),
     sa.Column("reason", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | done | given_up
+    # pending | done | given_up | unsupported (the connection has no way to revoke)
+    sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", Millis, nullable=False, index=True),
     sa.Column("last_error", sa.String(200)),
@@ -199,8 +218,77 @@ event_outbox = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | delivered | given_up
+    # pending (not yet fanned out to endpoints) | dispatched (see event_deliveries)
+    sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", Millis, nullable=False, index=True),
     sa.Column("created_at", Millis, nullable=False),
+)
+
+# APIs that apps request access tokens for (Auth0 resource servers). The Management API is
+# built in and never stored here.
+resource_servers = sa.Table(
+    "resource_servers", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("identifier", sa.String(600), nullable=False, unique=True),
+    sa.Column("scopes", sa.JSON, nullable=False, default=list),
+    sa.Column("token_lifetime", sa.Integer, nullable=False),
+    sa.Column("signing_alg", sa.String(16), nullable=False),
+    sa.Column("enforce_policies", sa.Boolean, nullable=False, default=False),
+    sa.Column("allow_offline_access", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+)
+
+# Refresh bookkeeping of an identity's IdP tokens (lifecycle/refresh.py), kept out of the
+# identities row so the token read path is unchanged. On SQLite the lease is the cross-process
+# single-flight claim (PostgreSQL locks the identities row instead); refresh_not_before holds
+# off upstream calls after a transient failure (backoff, Retry-After); failing_since marks the
+# start of the current run of failures (one event per run, not per attempt).
+identity_refresh = sa.Table(
+    "identity_refresh", metadata,
+    sa.Column("identity_id", sa.String(40),
+              sa.ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("lease_owner", sa.String(40)),
+    sa.Column("lease_until", Millis),
+    sa.Column("not_before", Millis),
+    sa.Column("failing_since", Millis),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("refreshed_at", Millis),
+)
+
+# Webhook endpoints (lifecycle/events.py). The signing secret is needed to sign each delivery,
+# so it is sealed (not digested), bound to the endpoint's id.
+event_endpoints = sa.Table(
+    "event_endpoints", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("events", sa.JSON, nullable=False, default=list),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("secret_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+)
+
+# One row per (event, endpoint): each endpoint retries on its own schedule, so a failing
+# endpoint never holds back the others.
+event_deliveries = sa.Table(
+    "event_deliveries", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("event_id", sa.String(40), sa.ForeignKey("event_outbox.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("endpoint_id", sa.String(40),
+              sa.ForeignKey("event_endpoints.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | given_up
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    # Also the claim: a worker sets it to now + lease before sending, so a crashed worker's
+    # delivery becomes due again when the lease runs out.
+    sa.Column("next_attempt_at", Millis, nullable=False),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.String(200)),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+    sa.UniqueConstraint("event_id", "endpoint_id", name="uq_event_deliveries_event_endpoint"),
+    sa.Index("ix_event_deliveries_status_next", "status", "next_attempt_at"),
 )

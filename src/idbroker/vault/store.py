@@ -24,7 +24,8 @@ from idbroker.vault.records import (
 )
 
 _CLIENT_FIELDS = ("name", "description", "app_type", "token_endpoint_auth_method", "callbacks",
-                  "allowed_logout_urls", "web_origins", "grant_types", "is_first_party")
+                  "allowed_logout_urls", "web_origins", "grant_types", "is_first_party",
+                  "token_exchange_connections")
 
 
 def identity_aad(identity_id: str) -> str:
@@ -56,7 +57,7 @@ class Store:
         async with self.engine.begin() as conn:
             await conn.execute(t.clients.insert().values(
                 client_id=client_id, secret_digest=digest, created_at=stamp, updated_at=stamp,
-                **{k: fields[k] for k in _CLIENT_FIELDS}))
+                **{k: fields[k] for k in _CLIENT_FIELDS if k in fields}))
         client = await self.get_client(client_id)
         assert client is not None
         return client
@@ -233,7 +234,10 @@ class Store:
 
     async def list_signing_keys(self) -> list[SigningKeyRecord]:
         async with self.engine.connect() as conn:
-            rows = await conn.execute(sa.select(t.signing_keys).order_by(t.signing_keys.c.created_at))
+            rows = await conn.execute(sa.select(
+                t.signing_keys.c.kid, t.signing_keys.c.private_sealed, t.signing_keys.c.public_jwk,
+                t.signing_keys.c.status, t.signing_keys.c.created_at,
+            ).order_by(t.signing_keys.c.created_at))
         return [SigningKeyRecord(**row._mapping) for row in rows]
 
     async def add_signing_key(self, kid: str, private_pem: bytes, public_jwk: dict[str, Any],
@@ -284,12 +288,16 @@ class Store:
 
     async def record_login(self, *, connection: Connection, provider: str, issuer: str,
                            subject: str, idp_user_id: str, is_social: bool,
-                           profile: UpstreamProfile, tokens: TokenSet, ip: str | None) -> str:
+                           profile: UpstreamProfile, tokens: TokenSet, ip: str | None,
+                           requested_scopes: list[str] | None = None) -> str:
         """Create or update the user behind (connection, issuer, upstream subject); return the
         user_id.
 
         The upstream account is found by its subject, never by email. A repeat login refreshes
         the profile and tokens but keeps the stored refresh token when the upstream sent none.
+        Granted scopes (incremental consent, docs/token-refresh.md): the token response's
+        ``scope`` is authoritative; without one, the requested scopes were granted (RFC 6749
+        §5.1), added to those granted before.
         """
         stamp = now_ms()
         try:
@@ -299,14 +307,22 @@ class Store:
                     t.identities.c.issuer == issuer,
                     t.identities.c.subject == subject))).first()
                 if row is None:
+                    tokens.scope = tokens.scope or list(requested_scopes or [])
                     return await self._first_login(
                         conn, connection=connection, provider=provider, issuer=issuer,
                         subject=subject, idp_user_id=idp_user_id, is_social=is_social,
                         profile=profile, tokens=tokens, ip=ip, stamp=stamp)
                 identity = Identity(**row._mapping)
+                if not tokens.scope:
+                    tokens.scope = list(dict.fromkeys(
+                        [*identity.granted_scopes, *(requested_scopes or [])]))
                 if identity.tokens_sealed and not tokens.refresh_token:
                     previous = self.open_tokens(identity)
                     tokens.refresh_token = previous.refresh_token if previous else None
+                # New tokens: forget refresh failures and fence out an in-flight refresh of
+                # the old grant (lifecycle/refresh.py), so it cannot overwrite these.
+                await conn.execute(t.identity_refresh.delete().where(
+                    t.identity_refresh.c.identity_id == identity.id))
                 await conn.execute(t.identities.update().where(
                     t.identities.c.id == identity.id).values(
                     profile_data=_profile_data(profile), updated_at=stamp,
@@ -457,7 +473,9 @@ class Store:
 
 def _root_profile(profile: UpstreamProfile) -> dict[str, Any]:
     return {
-        "email": profile.email, "email_verified": profile.email_verified,
+        # Lower-cased so user search and users-by-email match case-insensitively on an index.
+        "email": profile.email.lower() if profile.email else None,
+        "email_verified": profile.email_verified,
         "username": profile.username, "name": profile.name, "given_name": profile.given_name,
         "family_name": profile.family_name, "nickname": profile.nickname,
         "picture": profile.picture, "extra": profile.extra,

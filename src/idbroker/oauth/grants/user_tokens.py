@@ -10,6 +10,7 @@ from idbroker.errors import InvalidGrant
 from idbroker.oauth import scopes
 from idbroker.oauth.user_claims import claims_for
 from idbroker.runtime import Runtime
+from idbroker.vault import resource_server_store as rs_store
 from idbroker.vault.records import Client
 
 
@@ -22,13 +23,23 @@ async def issue(rt: Runtime, client: Client, *, user_id: str, grant_id: str, sco
     settings = rt.settings
     userinfo_aud = f"{settings.issuer}userinfo"
     audiences = [settings.management_audience, userinfo_aud] if audience else [userinfo_aud]
+    ttl, token_scope = settings.access_token_ttl, scope
+    if audience is not None and audience not in settings.management_audience_aliases:
+        # A resource server's token: its identifier (plus userinfo for openid), its lifetime,
+        # and only the scopes it defines today (a scope removed from the API is not re-issued).
+        server = await rs_store.get_by_identifier(rt.store, audience)
+        if server is None:
+            raise InvalidGrant("the API this grant was issued for no longer exists")
+        audiences = [server.identifier, *([userinfo_aud] if "openid" in scope else [])]
+        ttl = server.token_lifetime
+        token_scope = [s for s in scope if s in scopes.OIDC_SCOPES or s in server.scope_values]
     body: dict[str, Any] = {
         "access_token": rt.issuer.access_token(
-            sub=user_id, audience=audiences, scope=scopes.join(scope), client_id=client.client_id,
-            ttl_s=settings.access_token_ttl, extra={"gid": grant_id}),
+            sub=user_id, audience=audiences, scope=scopes.join(token_scope),
+            client_id=client.client_id, ttl_s=ttl, extra={"gid": grant_id}),
         "token_type": "Bearer",
-        "expires_in": settings.access_token_ttl,
-        "scope": scopes.join(scope),
+        "expires_in": ttl,
+        "scope": scopes.join(token_scope),
     }
     if "openid" in scope:
         body["id_token"] = rt.issuer.id_token(

@@ -27,7 +27,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_log_client_id_date', ['client_id', 'date'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_date'), ['date'], unique=False)
+        batch_op.create_index('ix_audit_log_type_date', ['type', 'date'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_user_id'), ['user_id'], unique=False)
 
     op.create_table('authorization_codes',
@@ -52,6 +54,7 @@ def upgrade() -> None:
     sa.Column('web_origins', sa.JSON(), nullable=False),
     sa.Column('grant_types', sa.JSON(), nullable=False),
     sa.Column('is_first_party', sa.Boolean(), nullable=False),
+    sa.Column('token_exchange_connections', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('client_id', name=op.f('pk_clients'))
@@ -68,6 +71,16 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_connections')),
     sa.UniqueConstraint('name', name=op.f('uq_connections_name'))
+    )
+    op.create_table('event_endpoints',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('url', sa.String(length=2048), nullable=False),
+    sa.Column('events', sa.JSON(), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('secret_sealed', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_event_endpoints'))
     )
     op.create_table('event_outbox',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -117,13 +130,27 @@ def upgrade() -> None:
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_refresh_tokens_grant_id'), ['grant_id'], unique=False)
 
+    op.create_table('resource_servers',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('identifier', sa.String(length=600), nullable=False),
+    sa.Column('scopes', sa.JSON(), nullable=False),
+    sa.Column('token_lifetime', sa.Integer(), nullable=False),
+    sa.Column('signing_alg', sa.String(length=16), nullable=False),
+    sa.Column('enforce_policies', sa.Boolean(), nullable=False),
+    sa.Column('allow_offline_access', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_resource_servers')),
+    sa.UniqueConstraint('identifier', name=op.f('uq_resource_servers_identifier'))
+    )
     op.create_table('revocation_outbox',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('identity_id', sa.String(length=40), nullable=False),
     sa.Column('user_id', sa.String(length=300), nullable=False),
     sa.Column('connection_id', sa.String(length=40), nullable=False),
     sa.Column('connection', sa.String(length=128), nullable=False),
-    sa.Column('tokens_sealed', sa.LargeBinary(), nullable=False),
+    sa.Column('tokens_sealed', sa.LargeBinary(), nullable=True),
     sa.Column('reason', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -143,6 +170,10 @@ def upgrade() -> None:
     sa.Column('public_jwk', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('cert_pem', sa.Text(), nullable=True),
+    sa.Column('current_since', sa.BigInteger(), nullable=True),
+    sa.Column('current_until', sa.BigInteger(), nullable=True),
+    sa.Column('revoked_at', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('kid', name=op.f('pk_signing_keys'))
     )
     op.create_table('users',
@@ -167,7 +198,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_users'))
     )
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_users_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_users_email'), ['email'], unique=False)
+        batch_op.create_index(batch_op.f('ix_users_last_login'), ['last_login'], unique=False)
+        batch_op.create_index(batch_op.f('ix_users_logins_count'), ['logins_count'], unique=False)
+        batch_op.create_index(batch_op.f('ix_users_name'), ['name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_users_nickname'), ['nickname'], unique=False)
 
     op.create_table('client_grants',
     sa.Column('id', sa.String(length=40), nullable=False),
@@ -179,6 +215,26 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_client_grants')),
     sa.UniqueConstraint('client_id', 'audience', name='uq_client_grants_client_audience')
     )
+    op.create_table('event_deliveries',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('event_id', sa.String(length=40), nullable=False),
+    sa.Column('endpoint_id', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.BigInteger(), nullable=False),
+    sa.Column('last_status', sa.Integer(), nullable=True),
+    sa.Column('last_error', sa.String(length=200), nullable=True),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['event_endpoints.id'], name=op.f('fk_event_deliveries_endpoint_id_event_endpoints'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['event_id'], ['event_outbox.id'], name=op.f('fk_event_deliveries_event_id_event_outbox'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_event_deliveries')),
+    sa.UniqueConstraint('event_id', 'endpoint_id', name='uq_event_deliveries_event_endpoint')
+    )
+    with op.batch_alter_table('event_deliveries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_event_deliveries_endpoint_id'), ['endpoint_id'], unique=False)
+        batch_op.create_index('ix_event_deliveries_status_next', ['status', 'next_attempt_at'], unique=False)
+
     op.create_table('identities',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('user_id', sa.String(length=300), nullable=False),
@@ -201,17 +257,46 @@ def upgrade() -> None:
     sa.UniqueConstraint('connection_id', 'issuer', 'subject', name='uq_identities_connection_issuer_subject')
     )
     with op.batch_alter_table('identities', schema=None) as batch_op:
+        batch_op.create_index('ix_identities_connection', ['connection'], unique=False)
+        batch_op.create_index('ix_identities_provider_idp_user_id', ['provider', 'idp_user_id'], unique=False)
+        batch_op.create_index('ix_identities_token_expires_at', ['token_expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_identities_user_id'), ['user_id'], unique=False)
+
+    op.create_table('identity_refresh',
+    sa.Column('identity_id', sa.String(length=40), nullable=False),
+    sa.Column('lease_owner', sa.String(length=40), nullable=True),
+    sa.Column('lease_until', sa.BigInteger(), nullable=True),
+    sa.Column('not_before', sa.BigInteger(), nullable=True),
+    sa.Column('failing_since', sa.BigInteger(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('refreshed_at', sa.BigInteger(), nullable=True),
+    sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_identity_refresh_identity_id_identities'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('identity_id', name=op.f('pk_identity_refresh'))
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('identity_refresh')
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identities_user_id'))
+        batch_op.drop_index('ix_identities_token_expires_at')
+        batch_op.drop_index('ix_identities_provider_idp_user_id')
+        batch_op.drop_index('ix_identities_connection')
 
     op.drop_table('identities')
+    with op.batch_alter_table('event_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_event_deliveries_status_next')
+        batch_op.drop_index(batch_op.f('ix_event_deliveries_endpoint_id'))
+
+    op.drop_table('event_deliveries')
     op.drop_table('client_grants')
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_users_nickname'))
+        batch_op.drop_index(batch_op.f('ix_users_name'))
+        batch_op.drop_index(batch_op.f('ix_users_logins_count'))
+        batch_op.drop_index(batch_op.f('ix_users_last_login'))
         batch_op.drop_index(batch_op.f('ix_users_email'))
+        batch_op.drop_index(batch_op.f('ix_users_created_at'))
 
     op.drop_table('users')
     op.drop_table('signing_keys')
@@ -220,6 +305,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_revocation_outbox_next_attempt_at'))
 
     op.drop_table('revocation_outbox')
+    op.drop_table('resource_servers')
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refresh_tokens_grant_id'))
 
@@ -237,11 +323,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_event_outbox_next_attempt_at'))
 
     op.drop_table('event_outbox')
+    op.drop_table('event_endpoints')
     op.drop_table('connections')
     op.drop_table('clients')
     op.drop_table('authorization_codes')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_user_id'))
+        batch_op.drop_index('ix_audit_log_type_date')
         batch_op.drop_index(batch_op.f('ix_audit_log_date'))
+        batch_op.drop_index('ix_audit_log_client_id_date')
 
     op.drop_table('audit_log')
