@@ -177,3 +177,15 @@ async def test_deleting_a_client_removes_it_from_connections(broker: Broker) -> 
     assert (await broker.mgmt("DELETE", f"clients/{app['client_id']}")).status_code == 204
     after = (await broker.mgmt("GET", f"connections/{connection['id']}")).json()
     assert after["enabled_clients"] == []
+
+
+async def test_failed_client_authentication_is_logged_without_the_secret(broker: Broker) -> None:
+    client_id, secret = await broker.m2m_client(["read:users"])
+    wrong = "not-the-secret-" + secret[:10]
+    response = await broker.http.post("/oauth/token", json={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": wrong,
+        "audience": f"{ISSUER}api/v2/"})
+    assert response.status_code == 401
+    entries = [e for e in await broker.runtime.store.list_audit() if e["type"] == "feccft"]
+    assert entries and entries[0]["client_id"] == client_id and entries[0]["ip"]
+    assert wrong not in str(entries) and secret not in str(entries)

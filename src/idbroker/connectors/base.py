@@ -88,6 +88,8 @@ class Connector(Protocol):
     namespaced_user_id: ClassVar[bool]
     provider: str
 
+    def scopes(self, extra: list[str]) -> list[str]: ...
+
     async def authorization_url(self, request: UpstreamAuthorization) -> str: ...
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin: ...
@@ -133,7 +135,7 @@ def expires_at(body: Mapping[str, Any], now: int) -> int | None:
         return None
     if isinstance(value, (int, float)) and value > 0:
         return now + int(value)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         return now + int(value)
     return None
 

@@ -75,8 +75,12 @@ class OAuth2Connector:
             if getattr(options, field) is not None:
                 policy.check_url(getattr(options, field), f"options.{field}")
 
+    def scopes(self, extra: list[str]) -> list[str]:
+        """The scopes asked of the upstream for one login (``connection_scope`` adds ``extra``)."""
+        return list(dict.fromkeys([*self.options.scopes(""), *extra]))
+
     async def authorization_url(self, request: UpstreamAuthorization) -> str:
-        scopes = list(dict.fromkeys([*self.options.scopes(""), *request.extra_scopes]))
+        scopes = self.scopes(request.extra_scopes)
         params = {
             **upstream_params(self.options, request.request_params),
             "response_type": "code",

@@ -128,6 +128,7 @@ class OIDCConnector:
         return "client_secret_basic" if "client_secret_basic" in supported else "client_secret_post"
 
     def scopes(self, extra: list[str]) -> list[str]:
+        """The scopes asked of the upstream for one login (``connection_scope`` adds ``extra``)."""
         scopes = ["openid", *self.options.scopes(self.default_scope), *extra]
         return list(dict.fromkeys(scopes))
 

@@ -38,7 +38,8 @@ def validate(strategy: str, options: dict[str, Any], policy: UpstreamPolicy) -> 
     except ValueError as exc:
         raise ConfigurationError(_first_error(exc)) from exc
     for key in ("discovery_url", "authorization_endpoint", "token_endpoint", "jwks_uri",
-                "userinfo_endpoint", "authorizationURL", "tokenURL", "profileURL"):
+                "userinfo_endpoint", "revocation_endpoint", "introspection_endpoint",
+                "authorizationURL", "tokenURL", "profileURL", "revocationURL", "validationURL"):
         value = getattr(parsed, key, None)
         if value:
             policy.check_url(value, f"options.{key}")

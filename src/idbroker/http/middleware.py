@@ -63,3 +63,30 @@ class AccessLog:
             client = scope.get("client")
             access_log.info("%s %s %s %d %.1fms", client[0] if client else "-", scope["method"],
                             scope["path"], status, (time.perf_counter() - started) * 1000)
+
+
+class RejectNul:
+    """Refuse a NUL byte anywhere in the path or query before any handler sees it: no
+    identifier legitimately contains one, and PostgreSQL cannot even compare text with it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _carries_nul(scope):
+            body = b'{"error":"invalid_request","error_description":"NUL characters are not allowed"}'
+            if scope["path"].startswith("/api/v2/"):
+                body = (b'{"statusCode":400,"error":"Bad Request","message":"NUL characters '
+                        b'are not allowed","errorCode":"invalid_query_string"}')
+            await send({"type": "http.response.start", "status": 400, "headers": [
+                (b"content-type", b"application/json"), (b"cache-control", b"no-store")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def _carries_nul(scope: Scope) -> bool:
+    query = scope.get("query_string", b"").lower()
+    raw_path = (scope.get("raw_path") or b"").lower()
+    return (b"%00" in query or b"\x00" in query or "\x00" in scope["path"]
+            or b"%00" in raw_path)

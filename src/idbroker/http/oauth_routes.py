@@ -18,7 +18,7 @@ from idbroker.http.requests import client_ip, read_body
 from idbroker.oauth import scopes
 from idbroker.oauth.authorize import ClientRedirect, LoginPage, UpstreamRedirect, authorize
 from idbroker.oauth.callback import finish_login
-from idbroker.oauth.token_endpoint import revoke, token
+from idbroker.oauth.token_endpoint import GRANTS, revoke, token
 from idbroker.oauth.token_request import parse_body
 from idbroker.oauth.user_claims import claims_for
 from idbroker.runtime import Runtime
@@ -83,7 +83,7 @@ async def token_endpoint(request: Request) -> Response:
     rt = _rt(request)
     body = await read_body(request, rt.settings.max_body_bytes)
     params = parse_body(request.headers.get("content-type", ""), body)
-    result = await token(rt, params, request.headers.get("authorization"))
+    result = await token(rt, params, request.headers.get("authorization"), client_ip(request))
     return JSONResponse(result, headers=NO_STORE)
 
 
@@ -144,7 +144,7 @@ def discovery_document(rt: Runtime) -> dict[str, Any]:
         "scopes_supported": list(scopes.OIDC_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": list(GRANTS),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",

@@ -12,7 +12,7 @@ from idbroker.errors import BadRequest, InvalidRequest
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared is not None and (not (declared.isascii() and declared.isdigit()) or int(declared) > limit):
         raise InvalidRequest("the request body is too large")
     chunks = bytearray()
     async for chunk in request.stream():
@@ -32,9 +32,24 @@ async def read_json(request: Request, limit: int) -> Any:
     if media != "application/json":
         raise BadRequest("Content-Type must be application/json", error_code="invalid_body")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("Invalid JSON body", error_code="invalid_body") from exc
+    if _has_nul(body):
+        # PostgreSQL cannot store U+0000 in text; no identifier or name legitimately has one.
+        raise BadRequest("Payload validation error: NUL characters are not allowed",
+                         error_code="invalid_body")
+    return body
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def client_ip(request: Request) -> str | None:

@@ -150,7 +150,7 @@ def _int(params: Mapping[str, str], name: str, default: int, high: int) -> int:
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) > high:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > high:
         raise BadRequest(f"{name} must be an integer from 0 to {high}",
                          error_code="invalid_query_string")
     return int(raw)

@@ -109,7 +109,7 @@ async def get_user(rt: Runtime, caller: VerifiedAccessToken, user_id: str, *,
 def _number(raw: str | None, name: str, default: int, low: int, high: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise BadRequest(f"{name} must be an integer from {low} to {high}",
                          error_code="invalid_query_string")
     return int(raw)

@@ -179,7 +179,7 @@ async def _authorize(rt: Runtime, client: Client, redirect_uri: str, params: dic
         "scope": requested, "audience": audience,
         "code_challenge": params.get("code_challenge"),
         "connection_id": connection.id, "upstream_nonce": upstream_nonce,
-        "upstream_verifier": verifier, "binding": binding,
+        "upstream_verifier": verifier, "binding": binding, "extra_scopes": extra_scopes,
     }, rt.settings.login_transaction_ttl)
     connector = rt.connector(connection)
     url = await connector.authorization_url(UpstreamAuthorization(

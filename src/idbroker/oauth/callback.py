@@ -65,7 +65,8 @@ async def finish_login(rt: Runtime, params: Mapping[str, str], cookies: Mapping[
         user_id = await rt.store.record_login(
             connection=connection, provider=connector.provider, issuer=login.issuer,
             subject=login.subject, idp_user_id=idp_user_id, is_social=connector.is_social,
-            profile=login.profile, tokens=login.tokens, ip=ip)
+            profile=login.profile, tokens=login.tokens, ip=ip,
+            requested_scopes=connector.scopes(tx.get("extra_scopes", [])))
     except AccountConflict as exc:
         log.warning("login refused on connection %s: %s", connection.name, exc.detail)
         await rt.store.audit("f", description=exc.description, client_id=tx["client_id"],

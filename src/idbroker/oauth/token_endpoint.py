@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from idbroker.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from idbroker.errors import InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from idbroker.oauth.client_auth import authenticate
 from idbroker.oauth.grants import authorization_code, client_credentials, refresh_token
 from idbroker.oauth.grants import token_exchange
@@ -23,14 +23,28 @@ GRANTS: dict[str, Grant] = {
 }
 
 
-async def token(rt: Runtime, params: dict[str, str], authorization: str | None) -> dict[str, Any]:
+# Auth0's log codes for a failed token exchange, by grant.
+FAILURE_LOG_TYPES = {"client_credentials": "feccft", "authorization_code": "feacft",
+                     "refresh_token": "fertft"}
+
+
+async def token(rt: Runtime, params: dict[str, str], authorization: str | None,
+                ip: str | None = None) -> dict[str, Any]:
     grant_type = params.get("grant_type")
     if not grant_type:
         raise InvalidRequest("grant_type is required")
     handler = GRANTS.get(grant_type)
     if handler is None:
         raise UnsupportedGrantType(f"unsupported grant_type: {grant_type[:80]}")
-    client = await authenticate(rt, params, authorization)
+    try:
+        client = await authenticate(rt, params, authorization)
+    except InvalidClient as exc:
+        # A failed client authentication is what a brute-force attempt looks like: record it
+        # (the claimed client_id and the address, never the secret that was tried).
+        await rt.store.audit(FAILURE_LOG_TYPES.get(grant_type, "f"), description=exc.description,
+                             client_id=(params.get("client_id") or "")[:64] or None, ip=ip,
+                             details={"grant_type": grant_type, "reason": "client authentication"})
+        raise
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"Grant type '{grant_type}' not allowed for the client.")
     return await handler(rt, client, params)

@@ -95,6 +95,11 @@ async def test_a_response_without_scope_keeps_what_was_granted(
     assert shown["scopes"] == BASE
     assert shown["access_token"] == broker.upstream.issued[-1]["access_token"]
 
+    # Without a `scope` in the answer, what this login asked for (connection_scope included)
+    # was granted (RFC 6749 §5.1): the extra scope is merged in.
+    await broker.login(world.app, connection_scope="calendar.read")
+    assert (await read_identity(broker, world.reader))["scopes"] == [*BASE, "calendar.read"]
+
 
 async def test_a_login_during_a_refresh_of_the_old_grant_wins(
         broker: Broker, switches: Upstream) -> None:
@@ -104,10 +109,10 @@ async def test_a_login_during_a_refresh_of_the_old_grant_wins(
     switches.code_redeemed.clear()
     reading = asyncio.ensure_future(read_identity(broker, world.reader))
     await asyncio.wait_for(switches.refresh_started.wait(), 10)  # old grant's refresh is out
-    await broker.login(world.app, connection_scope="calendar.read")
+    await asyncio.wait_for(broker.login(world.app, connection_scope="calendar.read"), 30)
     login_tokens = next(b for b in reversed(broker.upstream.issued)
                         if "calendar.read" in b["scope"].split() and "id_token" in b)
-    await reading
+    await asyncio.wait_for(reading, 30)
 
     # Whatever order the two writes took, the new login's tokens and scopes are stored.
     final = await read_identity(broker, world.reader)
