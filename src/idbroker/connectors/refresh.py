@@ -52,7 +52,8 @@ class RefreshTarget:
 
 
 def supports_refresh(connector: Any) -> bool:
-    return isinstance(connector, (OIDCConnector, OAuth2Connector))
+    return hasattr(connector, "refresh_tokens") or isinstance(
+        connector, (OIDCConnector, OAuth2Connector))
 
 
 async def _target(connector: Any) -> RefreshTarget:
@@ -67,11 +68,20 @@ async def _target(connector: Any) -> RefreshTarget:
     raise RefreshUnsupported(detail=f"refresh: strategy {getattr(connector, 'strategy', '?')}")
 
 
-async def refresh(connector: Any, refresh_token: str, *, subject: str,
-                  timeout: float) -> TokenSet:
+async def refresh(connector: Any, refresh_token: str | None, *, subject: str,
+                  timeout: float, access_token: str | None = None) -> TokenSet:
     """One refresh attempt. Returns the upstream's token set as sent (``refresh_token`` None
     when it sent none; ``expires_at`` None without ``expires_in``; ``scope`` empty without
-    ``scope``); :func:`merge` completes it from the previous set."""
+    ``scope``); :func:`merge` completes it from the previous set. A connector with its own
+    ``refresh_tokens`` (connectors/providers/) renews its way, e.g. Facebook's token
+    exchange, which needs the access token instead of a refresh token."""
+    custom = getattr(connector, "refresh_tokens", None)
+    if custom is not None:
+        fresh: TokenSet = await custom(refresh_token, access_token=access_token,
+                                       subject=subject, timeout=timeout)
+        return fresh
+    if not refresh_token:
+        raise RefreshUnsupported(detail="refresh: no refresh token")
     target = await _target(connector)
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     auth = client_auth(target.auth_method, target.client_id, target.client_secret, data)

@@ -9,11 +9,13 @@ import httpx
 from idbroker.connectors.base import UpstreamPolicy, check_upstream_params
 from idbroker.connectors.oauth2 import OAuth2Connector
 from idbroker.connectors.oidc import OIDCConnector
+from idbroker.connectors.providers import CATALOG, CONNECTORS
 from idbroker.errors import ConfigurationError
 
 STRATEGIES: dict[str, Any] = {
     OIDCConnector.strategy: OIDCConnector,
     OAuth2Connector.strategy: OAuth2Connector,
+    **CONNECTORS,  # the provider catalog (connectors/providers/)
 }
 
 # Option names whose values are secrets: sealed in the vault and never returned by the API.
@@ -33,6 +35,12 @@ def validate(strategy: str, options: dict[str, Any], policy: UpstreamPolicy) -> 
         raise ConfigurationError(
             f"unknown strategy {strategy!r}; supported: {', '.join(sorted(STRATEGIES))}")
     check_upstream_params(options.get("upstream_params", {}))
+    spec = CATALOG.get(strategy)
+    secret = options.get("client_secret")
+    if spec is not None and spec.requires_client_secret and (
+            not isinstance(secret, str) or not secret):
+        raise ConfigurationError(f"options.client_secret is required for {strategy} "
+                                 "(a non-empty string)")
     try:
         parsed = connector.Options.model_validate(options)
     except ValueError as exc:

@@ -34,7 +34,7 @@ MAX_RETRY_AFTER_S = 86_400.0
 class RevocationResult:
     ok: bool
     detail: str
-    method: str = "rfc7009"  # rfc7009 | none
+    method: str = "rfc7009"  # rfc7009 | none | a provider's own (google_revoke, ...)
     unsupported: bool = False  # the connection has no way to revoke: stop trying
     retry_after_s: float | None = None
     revoked: list[str] = field(default_factory=list)  # token kinds the upstream accepted

@@ -23,12 +23,18 @@ from idbroker.errors import ConfigurationError, UpstreamProtocolError, UpstreamU
 @dataclass(frozen=True, slots=True)
 class TokenCheck:
     active: bool
-    method: str  # introspection | userinfo
+    method: str  # introspection | userinfo | a provider's own (tokeninfo, debug_token, ...)
     scope: str | None = None
     exp: int | None = None  # epoch seconds, as the upstream reports it
 
 
 async def check_access_token(connector: Any, access_token: str) -> TokenCheck:
+    custom = getattr(connector, "validate_token", None)
+    if custom is not None:
+        # A provider's own check (Google tokeninfo, GitHub's token check, Facebook
+        # debug_token): connectors/providers/.
+        check: TokenCheck = await custom(access_token)
+        return check
     strategy = getattr(connector, "strategy", None)
     options = connector.options
     if strategy == "oidc":

@@ -9,6 +9,8 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from idbroker.http.pages import render_page
+
 access_log = logging.getLogger("idbroker.access")
 
 SECURITY_HEADERS = {
@@ -16,6 +18,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+BROWSER_PATHS = frozenset({"/authorize", "/login/callback", "/v2/logout"})
 HTML_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
 
 
@@ -74,15 +77,26 @@ class RejectNul:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _carries_nul(scope):
-            body = b'{"error":"invalid_request","error_description":"NUL characters are not allowed"}'
-            if scope["path"].startswith("/api/v2/"):
-                body = (b'{"statusCode":400,"error":"Bad Request","message":"NUL characters '
-                        b'are not allowed","errorCode":"invalid_query_string"}')
+            content_type, body = _nul_refusal(scope["path"])
             await send({"type": "http.response.start", "status": 400, "headers": [
-                (b"content-type", b"application/json"), (b"cache-control", b"no-store")]})
+                (b"content-type", content_type), (b"cache-control", b"no-store")]})
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
+
+
+def _nul_refusal(path: str) -> tuple[bytes, bytes]:
+    """The refusal in the shape the endpoint's clients expect: a page where a browser
+    navigated (no redirect, the target is untrusted), Auth0 shapes elsewhere."""
+    if path in BROWSER_PATHS:
+        page = render_page("error.html", title="Sign-in error",
+                           message="The request contains characters that are not allowed.")
+        return b"text/html; charset=utf-8", page.encode()
+    if path.startswith("/api/v2/"):
+        return b"application/json", (b'{"statusCode":400,"error":"Bad Request","message":"NUL '
+                                     b'characters are not allowed","errorCode":"invalid_query_string"}')
+    return b"application/json", (b'{"error":"invalid_request","error_description":"NUL '
+                                 b'characters are not allowed"}')
 
 
 def _carries_nul(scope: Scope) -> bool:

@@ -1,0 +1,1 @@
+"""Load benchmarks (`python bench/run.py`); not part of the package or the test suite."""

@@ -1,0 +1,23 @@
+-- GET /api/v2/users/{id} for a random seeded user. BENCH_TOKEN and BENCH_IDS (a file of
+-- URL-encoded paths, one a line) come from the environment.
+local token = os.getenv("BENCH_TOKEN")
+local paths = {}
+for line in io.lines(os.getenv("BENCH_IDS")) do paths[#paths + 1] = line end
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+wrk.headers["Authorization"] = "Bearer " .. token
+
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+
+-- Shared by every wrk scenario: print the summary as one JSON line for bench/wrk.py.
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,"connect_errors":%d,' ..
+    '"read_errors":%d,"write_errors":%d,"status_errors":%d,"timeouts":%d,' ..
+    '"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,"mean_us":%.1f}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status,
+    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency.max, latency.mean))
+end

@@ -1,0 +1,203 @@
+"""`python bench/run.py [--quick] [--users N] [--store sqlite|postgres]`: one command that starts
+everything on loopback, seeds, runs every scenario next to its baselines and writes
+bench/results/{store}-{users}.{json,md,png}. See docs/performance.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from bench import drivers, report, seed, servers, signing, wrk  # noqa: E402
+
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/helper13"
+STORM_UPSTREAM_DELAY_S = 0.05
+
+
+def _args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true", help="short scenarios, one round")
+    p.add_argument("--users", type=int, default=10_000)
+    p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", PG_URL),
+                   help="PostgreSQL database to wipe and use (--store postgres)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--storm-reads", type=int, default=1000)
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    return p.parse_args()
+
+
+def _machine() -> dict[str, Any]:
+    versions = {}
+    for dist in ("idbroker", "uvicorn", "starlette", "sqlalchemy", "aiosqlite", "asyncpg",
+                 "joserfc", "cryptography", "httpx", "uvloop", "httptools"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    model = next((ln.split(":", 1)[1].strip() for ln in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if ln.startswith("model name")), platform.processor())
+    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "kernel": platform.release(), "wrk": wrk.version(), "versions": versions,
+            "loadavg_before": " ".join(Path("/proc/loadavg").read_text().split()[:3])}
+
+
+def _mgmt_token(broker: str, client: tuple[str, str], audience: str) -> str:
+    response = httpx.post(f"{broker}/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": client[0], "client_secret": client[1],
+        "audience": audience})
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    best = dict(runs[0])
+    for key in ("rps", "p50_ms", "p99_ms"):
+        best[key] = statistics.median(r[key] for r in runs)
+    best["rounds"] = [{k: r[k] for k in ("rps", "p50_ms", "p99_ms", "errors")} for r in runs]
+    best.pop("raw", None)
+    return best
+
+
+def _sub_of(id_token: str) -> str:
+    payload = id_token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+
+
+async def _storm_setup(settings: Any, user_id: str) -> str:
+    from idbroker.vault.crypto import Vault
+    from idbroker.vault.db import create_engine
+    from idbroker.vault.keyfile import load_vault_keys
+    from idbroker.vault.store import Store
+    engine = create_engine(settings.sqlalchemy_url)
+    try:
+        return await seed.expire_tokens(Store(engine, Vault(load_vault_keys(settings))), user_id)
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    args = _args()
+    wrk.ensure_wrk()
+    seconds, rounds = (4.0, 1) if args.quick else (10.0, 3)
+    from idbroker.settings import Settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="idbroker-bench-"))
+    ports = {name: servers.free_port() for name in ("broker", "upstream", "hello")}
+    broker = f"http://127.0.0.1:{ports['broker']}"
+    upstream = f"http://127.0.0.1:{ports['upstream']}"
+    if args.store == "postgres":
+        asyncio.run(seed.reset_postgres(args.pg_url))
+    broker_env = {"IDBROKER_DATA_DIR": str(tmp / "data"), "IDBROKER_ISSUER": broker + "/",
+                  "IDBROKER_LOG_LEVEL": "WARNING",
+                  # The benchmark measures throughput, not the per-IP budget (docs/rate-limits.md).
+                  "IDBROKER_RATE_LIMITS": json.dumps({"enabled": False})}
+    if args.store == "postgres":
+        broker_env["IDBROKER_DATABASE_URL"] = args.pg_url
+    settings = Settings(data_dir=tmp / "data", issuer=broker + "/", log_level="WARNING",
+                        database_url=broker_env.get("IDBROKER_DATABASE_URL"))
+    upstream_secret = secrets.token_urlsafe(32)
+    py_env = {"PYTHONPATH": str(ROOT)}
+    results: dict[str, Any] = {
+        "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "store": args.store,
+        "users": args.users, "workers": args.workers, "seconds": seconds, "rounds": rounds,
+        "connections": args.connections, "quick": args.quick, "machine": _machine(),
+        "scenarios": {}}
+    started: list[servers.Server] = []
+    try:
+        print(f"bench: fake upstream on {upstream}")
+        started.append(servers.Server("upstream", servers.uvicorn_cmd(
+            "bench.upstream:create_app", ports["upstream"], 1, factory=True),
+            {**py_env, "BENCH_UPSTREAM_ISSUER": upstream, "BENCH_UPSTREAM_SECRET": upstream_secret,
+             "BENCH_UPSTREAM_CALLBACK": f"{broker}/login/callback"},
+            f"{upstream}/.well-known/openid-configuration", tmp))
+        print(f"bench: seeding {args.users:,} users into {args.store}")
+        began = time.perf_counter()
+        seeded = asyncio.run(seed.seed(settings, users=args.users, upstream_url=upstream,
+                                       upstream_secret=upstream_secret))
+        results["seed_s"] = time.perf_counter() - began
+        print(f"bench: seeded in {results['seed_s']:.1f} s; starting idbroker serve "
+              f"--workers {args.workers}")
+        idb = servers.Server("idbroker", servers.idbroker_cmd(ports["broker"], args.workers),
+                             broker_env, f"{broker}/.well-known/openid-configuration", tmp)
+        started.append(idb)
+        hello = servers.Server("hello", servers.uvicorn_cmd(
+            "bench.hello:app", ports["hello"], args.workers), py_env,
+            f"http://127.0.0.1:{ports['hello']}/hello", tmp)
+        started.append(hello)
+
+        token = _mgmt_token(broker, seeded.reader, settings.management_audience)
+        ids_file = tmp / "paths.txt"
+        ids_file.write_text("".join(f"/api/v2/users/{quote(u, safe='')}\n"
+                                    for u in seeded.user_ids))
+        run = dict(seconds=seconds, connections=args.connections, threads=2)
+        hello_runs, read_runs = [], []
+        for n in range(rounds):
+            print(f"bench: round {n + 1}/{rounds}: hello-world, read")
+            hello_runs.append(wrk.run(f"http://127.0.0.1:{ports['hello']}/hello", **run))
+            read_runs.append(wrk.run(broker, script="read_users.lua", **run, env={
+                "BENCH_TOKEN": token, "BENCH_IDS": str(ids_file)}))
+        results["scenarios"]["hello"] = _median(hello_runs)
+        results["scenarios"]["read"] = _median(read_runs)
+        results["footprint"] = {"startup_s": idb.startup_s,
+                                "worker_rss_mb": sorted(idb.rss_mb().values())}
+
+        print("bench: raw RS256 signing rate, then token")
+        results["signing"] = {"rs256_per_core": signing.rs256_per_second()}
+        body = urlencode({"grant_type": "client_credentials", "client_id": seeded.reader[0],
+                          "client_secret": seeded.reader[1],
+                          "audience": settings.management_audience})
+        results["scenarios"]["token"] = _median([
+            wrk.run(f"{broker}/oauth/token", script="post_form.lua", **run,
+                    env={"BENCH_BODY": body}) for _ in range(rounds)])
+
+        print("bench: login")
+        results["scenarios"]["login"] = asyncio.run(drivers.logins(
+            broker, seeded.app_client, seconds=seconds, concurrency=32))
+
+        print(f"bench: refresh storm ({args.storm_reads} reads)")
+        async def login_once() -> dict[str, Any]:
+            async with httpx.AsyncClient(timeout=30) as http:
+                return await drivers.one_login(http, broker, seeded.app_client)
+        user_id = _sub_of(asyncio.run(login_once())["id_token"])
+        old = asyncio.run(_storm_setup(settings, user_id))
+        httpx.post(f"{upstream}/_bench/delay", json={"token_delay": STORM_UPSTREAM_DELAY_S})
+        storm = asyncio.run(drivers.storm(broker, upstream, f"/api/v2/users/{quote(user_id, safe='')}",
+                                          token, old, reads=args.storm_reads))
+        storm["upstream_delay_ms"] = STORM_UPSTREAM_DELAY_S * 1000
+        results["scenarios"]["storm"] = storm
+    finally:
+        for server in reversed(started):
+            server.stop()
+    s = results["scenarios"]
+    results["ratios"] = {
+        "read_vs_hello": s["read"]["rps"] / s["hello"]["rps"],
+        "token_vs_signing": s["token"]["rps"] / (results["signing"]["rs256_per_core"]
+                                                  * args.workers)}
+    written = report.write(results, args.out)
+    print(written.read_text())
+    print(f"bench: wrote {written.with_suffix('.json')}, .md, .png (logs in {tmp})")
+
+
+if __name__ == "__main__":
+    main()
