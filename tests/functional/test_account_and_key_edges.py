@@ -80,3 +80,14 @@ async def test_vault_key_rotation_keeps_secrets_and_tokens_working(broker: Broke
             assert refreshed.status_code == 200, refreshed.text
     finally:
         await rotated.store.engine.dispose()
+
+
+async def test_concurrent_first_logins_of_one_account_all_succeed(broker: Broker) -> None:
+    import asyncio
+
+    app = await broker.web_app()
+    await broker.oidc_connection([app["client_id"]])
+    results = await asyncio.gather(*(broker.login(app) for _ in range(6)))
+    assert all("code" in r.params for r in results)
+    user = await broker.runtime.store.get_user("oidc|acme-oidc|alice")
+    assert user is not None and len(user.identities) == 1 and user.logins_count == 6

@@ -10,7 +10,6 @@ Nothing here logs or raises with a token in it.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +21,12 @@ from joserfc.errors import JoseError
 from idbroker.clock import now_s
 from idbroker.connectors.oauth2 import OAuth2Connector
 from idbroker.connectors.oidc import ID_TOKEN_LEEWAY_S, OIDCConnector, token_set
-from idbroker.connectors.upstream_http import MAX_BODY_BYTES, client_auth
+from idbroker.connectors.upstream_http import MAX_BODY_BYTES, client_auth, retry_after
 from idbroker.errors import (
     UpstreamDenied, UpstreamProtocolError, UpstreamTokenRejected, UpstreamUnavailable,
 )
 from idbroker.vault.records import TokenSet
 
-MAX_RETRY_AFTER_S = 24 * 3600.0
 
 
 class UpstreamRetryLater(UpstreamUnavailable):
@@ -141,22 +139,6 @@ async def _post(http: httpx.AsyncClient, url: str, data: dict[str, str],
             raise UpstreamDenied(detail=f"refresh: {error}")
         raise UpstreamProtocolError(detail=f"refresh: HTTP {status} error={str(error)[:64]!r}")
     return body
-
-
-def retry_after(value: str | None) -> float | None:
-    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date; capped, never negative."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER_S)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER_S)
 
 
 async def _check_id_token(connector: OIDCConnector, token: str, subject: str) -> None:

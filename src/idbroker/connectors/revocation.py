@@ -14,20 +14,17 @@ whether to retry. ``detail`` names what failed and never holds a token or an ups
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from idbroker.connectors.upstream_http import client_auth
+from idbroker.connectors.upstream_http import client_auth, retry_after
 from idbroker.encoding import b64url_decode
 from idbroker.errors import ConfigurationError, UpstreamError
 from idbroker.vault.records import TokenSet
 
-MAX_RETRY_AFTER_S = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,19 +151,3 @@ def _error_code(response: httpx.Response) -> str | None:
         return None
     error = body.get("error") if isinstance(body, dict) else None
     return error[:64] if isinstance(error, str) else None
-
-
-def retry_after(value: str | None) -> float | None:
-    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER_S)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER_S)

@@ -7,6 +7,8 @@ bounded size, and an upstream's error text is never shown to anyone (it could ec
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +20,7 @@ from idbroker.errors import (
 )
 
 MAX_BODY_BYTES = 512 * 1024
+MAX_RETRY_AFTER_S = 86_400.0
 
 
 def client_auth(method: str, client_id: str, client_secret: str | None,
@@ -69,3 +72,19 @@ def _json_object(response: httpx.Response, what: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
+
+
+def retry_after(value: str | None) -> float | None:
+    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date; capped at a day, never negative."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER_S)

@@ -299,44 +299,59 @@ class Store:
         ``scope`` is authoritative; without one, the requested scopes were granted (RFC 6749
         §5.1), added to those granted before.
         """
-        stamp = now_ms()
+        login = dict(connection=connection, provider=provider, issuer=issuer, subject=subject,
+                     idp_user_id=idp_user_id, is_social=is_social, profile=profile,
+                     tokens=tokens, ip=ip, requested_scopes=requested_scopes)
         try:
-            async with self.engine.begin() as conn:
-                row = (await conn.execute(sa.select(t.identities).where(
-                    t.identities.c.connection_id == connection.id,
-                    t.identities.c.issuer == issuer,
-                    t.identities.c.subject == subject))).first()
-                if row is None:
-                    tokens.scope = tokens.scope or list(requested_scopes or [])
-                    return await self._first_login(
-                        conn, connection=connection, provider=provider, issuer=issuer,
-                        subject=subject, idp_user_id=idp_user_id, is_social=is_social,
-                        profile=profile, tokens=tokens, ip=ip, stamp=stamp)
-                identity = Identity(**row._mapping)
-                if not tokens.scope:
-                    tokens.scope = list(dict.fromkeys(
-                        [*identity.granted_scopes, *(requested_scopes or [])]))
-                if identity.tokens_sealed and not tokens.refresh_token:
-                    previous = self.open_tokens(identity)
-                    tokens.refresh_token = previous.refresh_token if previous else None
-                # New tokens: forget refresh failures and fence out an in-flight refresh of
-                # the old grant (lifecycle/refresh.py), so it cannot overwrite these.
-                await conn.execute(t.identity_refresh.delete().where(
-                    t.identity_refresh.c.identity_id == identity.id))
-                await conn.execute(t.identities.update().where(
-                    t.identities.c.id == identity.id).values(
-                    profile_data=_profile_data(profile), updated_at=stamp,
-                    **self._sealed_tokens(identity.id, tokens)))
-                await conn.execute(t.users.update().where(
-                    t.users.c.user_id == identity.user_id).values(
-                    **(_root_profile(profile) if await _is_primary(conn, identity) else {}),
-                    updated_at=stamp, last_login=stamp, last_ip=ip,
-                    logins_count=t.users.c.logins_count + 1))
-                return identity.user_id
+            return await self._record_login_once(**login)
+        except IntegrityError:
+            pass
+        # Two first logins of one upstream account raced and the other inserted it: this
+        # attempt now finds the identity and takes the update path.
+        try:
+            return await self._record_login_once(**login)
         except IntegrityError as exc:
             # The user_id is taken by an account of another upstream (e.g. a connection
             # re-pointed at a different IdP). Never merge the two: refuse the login.
             raise AccountConflict(detail=f"user_id {provider}|{idp_user_id} taken") from exc
+
+    async def _record_login_once(self, *, connection: Connection, provider: str, issuer: str,
+                                 subject: str, idp_user_id: str, is_social: bool,
+                                 profile: UpstreamProfile, tokens: TokenSet, ip: str | None,
+                                 requested_scopes: list[str] | None) -> str:
+        stamp = now_ms()
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(t.identities).where(
+                t.identities.c.connection_id == connection.id,
+                t.identities.c.issuer == issuer,
+                t.identities.c.subject == subject))).first()
+            if row is None:
+                tokens.scope = tokens.scope or list(requested_scopes or [])
+                return await self._first_login(
+                    conn, connection=connection, provider=provider, issuer=issuer,
+                    subject=subject, idp_user_id=idp_user_id, is_social=is_social,
+                    profile=profile, tokens=tokens, ip=ip, stamp=stamp)
+            identity = Identity(**row._mapping)
+            if not tokens.scope:
+                tokens.scope = list(dict.fromkeys(
+                    [*identity.granted_scopes, *(requested_scopes or [])]))
+            if identity.tokens_sealed and not tokens.refresh_token:
+                previous = self.open_tokens(identity)
+                tokens.refresh_token = previous.refresh_token if previous else None
+            # New tokens: forget refresh failures and fence out an in-flight refresh of
+            # the old grant (lifecycle/refresh.py), so it cannot overwrite these.
+            await conn.execute(t.identity_refresh.delete().where(
+                t.identity_refresh.c.identity_id == identity.id))
+            await conn.execute(t.identities.update().where(
+                t.identities.c.id == identity.id).values(
+                profile_data=_profile_data(profile), updated_at=stamp,
+                **self._sealed_tokens(identity.id, tokens)))
+            await conn.execute(t.users.update().where(
+                t.users.c.user_id == identity.user_id).values(
+                **(_root_profile(profile) if await _is_primary(conn, identity) else {}),
+                updated_at=stamp, last_login=stamp, last_ip=ip,
+                logins_count=t.users.c.logins_count + 1))
+            return identity.user_id
 
     async def _first_login(self, conn: AsyncConnection, *, connection: Connection, provider: str,
                            issuer: str, subject: str, idp_user_id: str, is_social: bool,

@@ -87,6 +87,14 @@ class FakeProvider:
     def expected_profile(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def login_extra(self) -> dict[str, str]:
+        """/authorize parameters an app sends to get a renewable grant from this provider."""
+        return {}
+
+    def token_error(self) -> tuple[int, Any]:
+        """The provider's documented answer to a bad authorization code."""
+        raise NotImplementedError
+
     @property
     def app(self) -> ASGIApp:
         raise NotImplementedError

@@ -79,6 +79,10 @@ class FakeGitHub(FakeProvider):
                 "email": "jane@example.com", "email_verified": True, "name": "Jane Octo",
                 "nickname": "octojane", "picture": self.user["avatar_url"]}
 
+    def token_error(self) -> tuple[int, Any]:
+        return 200, {"error": "bad_verification_code",
+                     "error_description": "The code passed is incorrect or expired."}
+
     # --- github.com -------------------------------------------------------------------------
 
     async def authorize(self, request: Request) -> Response:

@@ -74,6 +74,12 @@ class FakeGoogle(FakeProvider):
                 "email_verified": True, "name": "Jane Doe", "given_name": "Jane",
                 "family_name": "Doe", "picture": self.user["picture"]}
 
+    def login_extra(self) -> dict[str, str]:
+        return {"access_type": "offline"}
+
+    def token_error(self) -> tuple[int, Any]:
+        return 400, {"error": "invalid_grant", "error_description": "Bad Request"}
+
     # --- endpoints ----------------------------------------------------------------------------
 
     async def authorize(self, request: Request) -> Response:
@@ -207,7 +213,7 @@ class FakeGoogle(FakeProvider):
             Route("/o/oauth2/v2/auth", c("authorize", self.authorize), methods=["GET"]),
             Route("/token", c("token", self.token), methods=["POST"]),
             Route("/revoke", c("revoke", self.revoke), methods=["POST"]),
-            Route("/tokeninfo", c("tokeninfo", self.tokeninfo), methods=["GET", "POST"]),
+            Route("/tokeninfo", c("validate", self.tokeninfo), methods=["GET", "POST"]),
             Route("/v1/userinfo", c("userinfo", self.userinfo), methods=["GET", "POST"]),
             Route("/oauth2/v3/certs", c("certs", self.certs), methods=["GET"]),
         ])

@@ -63,7 +63,9 @@ CATALOG: dict[str, ProviderSpec] = {spec.strategy: spec for spec in (
         strategy="facebook", display_name="Facebook", protocol="oauth2",
         default_scopes=("email", "public_profile"), offline_params={},
         supports_refresh=True,
-        refresh_method="no refresh tokens: long-lived token exchange (`fb_exchange_token`)",
+        refresh_method="no refresh tokens; a live token is exchanged for a long-lived one "
+                       "(`fb_exchange_token`), at login and by the connector's refresh "
+                       "(not yet run on read)",
         supports_revocation=True,
         revocation_method="DELETE https://graph.facebook.com/{version}/me/permissions",
         validation_method="debug_token",

@@ -44,7 +44,7 @@ PROFILE_FIELDS = "id,name,email,first_name,last_name,picture"
 DEFAULT_API_VERSION = "v21.0"
 # Graph error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
 _EXPIRED_OR_INVALID = 190  # OAuthException: token expired, revoked, password changed
-_TRANSIENT = frozenset({1, 2, 4, 17, 32, 341, 613})  # unknown, service down, rate limits
+_TRANSIENT = frozenset({2, 4, 17, 32, 341, 613})  # service down, rate limits
 _PERMISSION = frozenset({10, *range(200, 300)})
 
 
@@ -219,7 +219,10 @@ def _checked(response: httpx.Response, what: str) -> dict[str, Any]:
     code = error.get("code") if isinstance(error, dict) else None
     if code == _EXPIRED_OR_INVALID:
         raise UpstreamTokenRejected(detail=f"{what}: code 190")
-    if code in _TRANSIENT or transient(response):
+    # Code 1 is "unknown error", except as an OAuthException ("Error validating client
+    # secret"), which retrying cannot fix.
+    unknown = code == 1 and isinstance(error, dict) and error.get("type") != "OAuthException"
+    if code in _TRANSIENT or unknown or transient(response):
         raise UpstreamRetryLater(detail=f"{what}: code {short(code)}",
                                  retry_after_s=retry_after(response.headers.get("retry-after")))
     if code in _PERMISSION:

@@ -1,0 +1,105 @@
+"""Fixtures for the provider catalog: the broker's HTTP client reaches the provider fakes on
+the providers' real hostnames, and a driver runs a person's login through them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from idbroker.runtime import Runtime
+from idbroker.settings import Settings
+from tests.fakes.oidc_upstream import FakeOIDCUpstream
+from tests.fakes.providers.base import FakeProvider
+from tests.fakes.providers.facebook import FakeFacebook
+from tests.fakes.providers.github import FakeGitHub
+from tests.fakes.providers.google import FakeGoogle
+from tests.fakes.routing_transport import RoutingTransport
+from tests.support import APP_CALLBACK, Broker, query_of
+
+# One fake per catalog entry (tests/functional/providers/test_conformance.py checks that).
+FAKES: dict[str, Any] = {
+    "google-oauth2": FakeGoogle,
+    # A GitHub App with expiring user tokens: the GitHub flavour that has refresh tokens.
+    "github": lambda: FakeGitHub(expiring=True),
+    "facebook": FakeFacebook,
+}
+
+
+@pytest.fixture
+def provider() -> FakeProvider:
+    raise NotImplementedError("parametrise `provider` or override this fixture")
+
+
+@pytest.fixture
+async def runtime(settings: Settings, upstream: FakeOIDCUpstream,
+                  provider: FakeProvider) -> AsyncIterator[Runtime]:
+    routes: dict[str, Any] = {upstream.host: upstream.app}
+    routes.update({host: provider.app for host in provider.hosts})
+    http = httpx.AsyncClient(transport=RoutingTransport(routes))
+    rt = await Runtime.start(settings, http=http)
+    yield rt
+    await rt.close()
+    await http.aclose()
+
+
+@dataclass
+class Signed:
+    app: dict[str, Any]
+    redirect: dict[str, str]
+    user_id: str | None = None
+
+
+@dataclass
+class Driver:
+    broker: Broker
+    fake: FakeProvider
+
+    async def connection(self, app: dict[str, Any], **options: Any) -> dict[str, Any]:
+        response = await self.broker.mgmt("POST", "connections", json={
+            "name": self.fake.strategy, "strategy": self.fake.strategy,
+            "enabled_clients": [app["client_id"]],
+            "options": {**self.fake.connection_options(), **options}})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def setup(self, **options: Any) -> dict[str, Any]:
+        app = await self.broker.web_app()
+        await self.connection(app, **options)
+        return app
+
+    async def login(self, app: dict[str, Any], **extra: str) -> dict[str, str]:
+        """A person signs in through the provider; returns the app's callback parameters."""
+        params, _, _ = self.broker.authorize_params(app, connection=self.fake.strategy, **extra)
+        started = await self.broker.start(params)
+        assert started.status_code == 302, started.text
+        routes = {host: self.fake.app for host in self.fake.hosts}
+        async with httpx.AsyncClient(transport=RoutingTransport(routes)) as browser:
+            consent = await browser.get(started.headers["location"])
+        back = await self.broker.callback(consent)
+        assert back.status_code == 302, back.text
+        assert back.headers["location"].startswith(APP_CALLBACK)
+        return query_of(back.headers["location"])
+
+    async def reader(self) -> str:
+        return await self.broker.mgmt_token(["read:users", "read:user_idp_tokens"])
+
+    async def user(self, token: str) -> dict[str, Any]:
+        user_id = self.fake.expected_profile()["user_id"]
+        response = await self.broker.user(user_id, token)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def tokens_path(self) -> str:
+        expected = self.fake.expected_profile()
+        return (f"users/{quote(expected['user_id'], safe='')}/identities/{self.fake.strategy}/"
+                f"{quote(expected['identity_user_id'], safe='')}/tokens")
+
+
+@pytest.fixture
+def driver(broker: Broker, provider: FakeProvider) -> Driver:
+    return Driver(broker, provider)

@@ -1,0 +1,183 @@
+"""One conformance suite over the whole provider catalog: each provider's login and profile
+mapping, refresh, revocation, validation and upstream-error paths, against a fake that speaks
+that provider's documented wire format (tests/fakes/providers/)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pytest
+
+from idbroker.connectors import refresh as upstream_refresh
+from idbroker.connectors.oauth2 import OAuth2Connector
+from idbroker.connectors.oidc import OIDCConnector
+from idbroker.connectors.providers import CATALOG, CONNECTORS
+from idbroker.errors import UpstreamTokenRejected
+from idbroker.lifecycle import revocation
+from tests.fakes.providers.base import FakeProvider
+from tests.functional.providers.conftest import FAKES, Driver
+
+STRATEGIES = sorted(CATALOG)
+
+
+@pytest.fixture(params=STRATEGIES)
+def provider(request: pytest.FixtureRequest) -> FakeProvider:
+    fake: FakeProvider = FAKES[request.param]()
+    return fake
+
+
+def test_every_catalog_entry_has_a_connector_and_a_fake() -> None:
+    assert set(CATALOG) == set(CONNECTORS) == set(FAKES)
+    for strategy, spec in CATALOG.items():
+        connector = CONNECTORS[strategy]
+        assert connector.strategy == strategy and connector.is_social
+        assert hasattr(connector, "revoke_tokens") == spec.supports_revocation
+        assert hasattr(connector, "validate_token")
+        generic = issubclass(connector, (OIDCConnector, OAuth2Connector))
+        assert (hasattr(connector, "refresh_tokens") or generic) == spec.supports_refresh
+
+
+async def _stored(driver: Driver) -> dict[str, Any]:
+    user = await driver.user(await driver.reader())
+    return user["identities"][0]
+
+
+async def test_login_maps_the_profile(driver: Driver, provider: FakeProvider) -> None:
+    spec = CATALOG[provider.strategy]
+    app = await driver.setup()
+    result = await driver.login(app, **provider.login_extra())
+    assert "code" in result, result
+    requested = provider.last_authorize["scope"].replace(",", " ").split()
+    assert set(spec.default_scopes) <= set(requested)
+
+    expected = provider.expected_profile()
+    user = await driver.user(await driver.reader())
+    assert user["user_id"] == expected["user_id"]
+    for key in ("email", "email_verified", "name", "given_name", "family_name", "nickname",
+                "picture"):
+        if key in expected:
+            assert user.get(key) == expected[key], key
+    identity = user["identities"][0]
+    assert identity["provider"] == identity["connection"] == provider.strategy
+    assert identity["isSocial"] is True
+    assert str(identity["user_id"]) == expected["identity_user_id"]
+    assert provider.live(identity["access_token"])
+
+    # Without read:user_idp_tokens no token is shown.
+    plain = await driver.user(await driver.broker.mgmt_token(["read:users"]))
+    assert "access_token" not in plain["identities"][0]
+
+
+async def test_connection_scope_adds_to_the_default_scopes(driver: Driver,
+                                                           provider: FakeProvider) -> None:
+    app = await driver.setup()
+    await driver.login(app, connection_scope="extra.scope")
+    requested = provider.last_authorize["scope"].replace(",", " ").split()
+    assert "extra.scope" in requested
+    assert set(CATALOG[provider.strategy].default_scopes) <= set(requested)
+
+
+async def test_refresh_renews_the_stored_token(driver: Driver, provider: FakeProvider) -> None:
+    assert CATALOG[provider.strategy].supports_refresh
+    provider.access_ttl = 30  # inside the broker's refresh margin: stale on the next read
+    app = await driver.setup()
+    await driver.login(app, **provider.login_extra())
+    at_login = [t for t, i in provider.tokens.items() if i.kind == "access_token"][-1]
+    provider.access_ttl = 3600
+    rt = driver.broker.runtime
+    connection = (await rt.store.list_connections(provider.strategy))[0]
+    connector = rt.connector(connection)
+    first = await _stored(driver)
+
+    if first.get("refresh_token"):
+        # Refresh on read, through the lifecycle: the reader got the renewed token.
+        assert first["access_token"] != at_login
+        assert provider.live(first["access_token"]) and provider.calls["token"] == 2
+        assert first["expires_in"] > 60
+    else:
+        # No refresh tokens (Facebook): the stored token is served as issued, and the
+        # connector renews it by its own exchange.
+        assert first["access_token"] == at_login
+        fresh = await upstream_refresh.refresh(connector, None, subject="-", timeout=2.0,
+                                               access_token=first["access_token"])
+        assert fresh.access_token and fresh.access_token != first["access_token"]
+        assert provider.live(fresh.access_token) and fresh.expires_at
+
+    # A grant the user withdrew at the provider is reported dead, not retried.
+    provider.kill_grant(first["access_token"])
+    with pytest.raises(UpstreamTokenRejected):
+        await upstream_refresh.refresh(connector, first.get("refresh_token"), subject="-",
+                                       timeout=2.0, access_token=first["access_token"])
+
+
+async def test_revocation_ends_the_grant_upstream(driver: Driver,
+                                                  provider: FakeProvider) -> None:
+    app = await driver.setup()
+    await driver.login(app, **provider.login_extra())
+    stored = await _stored(driver)
+    provider.fail("revoke", 503, {"error": "temporarily_unavailable"},
+                  headers={"Retry-After": "1"})
+    response = await driver.broker.mgmt("DELETE", driver.tokens_path())
+    assert response.status_code == 204, response.text
+    await revocation.settle()
+    assert provider.live(stored["access_token"])  # the first attempt met a 503: queued again
+
+    rt = driver.broker.runtime
+    assert await revocation.process_due(rt, now=int(time.time() * 1000) + 3_600_000) == 1
+    assert not provider.live(stored["access_token"])
+    if stored.get("refresh_token"):
+        assert not provider.live(stored["refresh_token"])
+    assert provider.calls["revoke"] == 2
+
+
+async def test_validation_asks_the_provider(driver: Driver, provider: FakeProvider) -> None:
+    spec = CATALOG[provider.strategy]
+    app = await driver.setup()
+    await driver.login(app, **provider.login_extra())
+    stored = await _stored(driver)
+    checker = await driver.broker.mgmt_token(["read:user_idp_tokens"])
+
+    live = await driver.broker.mgmt("GET", driver.tokens_path() + "/validation", token=checker)
+    assert live.status_code == 200, live.text
+    assert live.json()["active"] is True and live.json()["method"] == spec.validation_method
+    assert stored["access_token"] not in live.text
+
+    provider.fail("validate", 503, {"error": "backend_error"})
+    down = await driver.broker.mgmt("GET", driver.tokens_path() + "/validation", token=checker)
+    assert down.status_code == 502, down.text
+
+    provider.kill_grant(stored["access_token"])
+    dead = await driver.broker.mgmt("GET", driver.tokens_path() + "/validation", token=checker)
+    assert dead.status_code == 200 and dead.json()["active"] is False
+    assert dead.json()["method"] == spec.validation_method
+
+
+async def test_token_endpoint_error_refuses_the_login(driver: Driver,
+                                                      provider: FakeProvider) -> None:
+    app = await driver.setup()
+    status, body = provider.token_error()
+    provider.fail("token", status, body)
+    result = await driver.login(app)
+    assert result["error"] == "access_denied" and "code" not in result
+    users = await driver.broker.mgmt("GET", "users", token=await driver.reader())
+    assert users.json() in ([], {"users": [], "total": 0, "start": 0, "limit": 50}) or \
+        not users.json().get("users")
+
+
+async def test_no_token_or_secret_reaches_the_log(driver: Driver, provider: FakeProvider,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = await driver.setup()
+    await driver.login(app, **provider.login_extra())
+    checker = await driver.broker.mgmt_token(["read:user_idp_tokens"])
+    await driver.broker.mgmt("GET", driver.tokens_path() + "/validation", token=checker)
+    await driver.broker.mgmt("DELETE", driver.tokens_path())
+    await revocation.settle()
+    assert provider.calls["validate"] == 1 and provider.calls["revoke"] == 1
+    text = caplog.text
+    assert "HTTP Request" in text  # httpx did log the calls, without their query strings
+    for issued in provider.tokens:
+        assert issued not in text
+    assert provider.client_secret not in text
