@@ -153,8 +153,6 @@ async def test_record_token_event_writes_who_what_where_and_refuses_credentials(
     assert len(await _audit_rows(broker)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="the token endpoint does not yet hand the caller's "
-                   "address to the exchange grant, so its audit records have no ip")
 async def test_exchange_records_say_from_where(broker: Broker) -> None:
     app = await broker.web_app(
         grant_types=["authorization_code", "refresh_token", tx.AUTH0_GRANT],

@@ -7,6 +7,7 @@ from typing import Any
 
 from idbroker.errors import InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType
 from idbroker.oauth.client_auth import authenticate
+from idbroker.oauth.request_context import caller_ip
 from idbroker.oauth.grants import authorization_code, client_credentials, refresh_token
 from idbroker.oauth.grants import token_exchange
 from idbroker.runtime import Runtime
@@ -47,7 +48,11 @@ async def token(rt: Runtime, params: dict[str, str], authorization: str | None,
         raise
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"Grant type '{grant_type}' not allowed for the client.")
-    return await handler(rt, client, params)
+    bound = caller_ip.set(ip)
+    try:
+        return await handler(rt, client, params)
+    finally:
+        caller_ip.reset(bound)
 
 
 async def revoke(rt: Runtime, params: Mapping[str, str], authorization: str | None) -> None:

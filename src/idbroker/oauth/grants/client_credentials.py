@@ -9,6 +9,7 @@ from idbroker.errors import (
     AccessDenied, InvalidRequest, InvalidScope, OAuthError, UnauthorizedClient,
 )
 from idbroker.oauth import scopes
+from idbroker.oauth.request_context import caller_ip
 from idbroker.runtime import Runtime
 from idbroker.vault import resource_server_store as rs_store
 from idbroker.vault.records import Client
@@ -21,11 +22,12 @@ async def grant(rt: Runtime, client: Client, params: dict[str, str]) -> dict[str
         # feccft / seccft: Auth0's log codes for this exchange. Identifiers only, never the
         # secret or the token (docs/logs.md).
         await rt.store.audit("feccft", description=exc.description, client_id=client.client_id,
+                             ip=caller_ip.get(),
                              details={"audience": (params.get("audience") or "")[:600],
                                       "error": exc.error})
         raise
     await rt.store.audit("seccft", description="Client Credentials for Access Token",
-                         client_id=client.client_id,
+                         client_id=client.client_id, ip=caller_ip.get(),
                          details={"audience": audience, "scope": body["scope"]})
     return body
 

@@ -27,6 +27,7 @@ from idbroker.errors import (
     VaultError,
 )
 from idbroker.oauth import scopes
+from idbroker.oauth.request_context import caller_ip
 from idbroker.runtime import Runtime
 from idbroker.vault.records import Client, Identity, TokenSet
 
@@ -206,7 +207,8 @@ async def _fresh(rt: Runtime, identity: Identity, client: Client, user_id: str) 
     # Imported here: the refresh module sits above oauth/ in the import order.
     from idbroker.lifecycle.refresh import Actor, fresh_token_set
 
-    actor = Actor(client_id=client.client_id, user_id=user_id, via="token_exchange")
+    actor = Actor(client_id=client.client_id, user_id=user_id, ip=caller_ip.get(),
+                  via="token_exchange")
     try:
         return await fresh_token_set(rt, identity.id, actor=actor)
     except IdpTokenMissing as exc:
@@ -226,7 +228,7 @@ async def _refuse(rt: Runtime, client: Client, audit: _Audit, refused: _Refused,
     error = errors[refused.kind](refused.description, detail=refused.detail or refused.kind)
     await rt.store.audit(
         "fexchange", description="Token exchange refused", client_id=client.client_id,
-        user_id=audit.user_id, connection=audit.connection,
+        user_id=audit.user_id, connection=audit.connection, ip=caller_ip.get(),
         details={"grant": audit.grant, "error": error.error, "reason": refused.kind,
                  "identity_id": audit.identity_id})
     return error
@@ -236,4 +238,4 @@ async def _audit_success(rt: Runtime, client: Client, audit: _Audit) -> None:
     await rt.store.audit(
         "sexchange", description="IdP access token issued by token exchange",
         client_id=client.client_id, user_id=audit.user_id, connection=audit.connection,
-        details={"grant": audit.grant, "identity_id": audit.identity_id})
+        ip=caller_ip.get(), details={"grant": audit.grant, "identity_id": audit.identity_id})
