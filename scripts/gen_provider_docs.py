@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from idbroker.connectors.providers.catalog import CATALOG, ProviderSpec
+from idbroker.connectors.providers import CATALOG, ProviderSpec
 
 TARGET = Path(__file__).resolve().parent.parent / "docs" / "providers" / "README.md"
 

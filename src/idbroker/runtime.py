@@ -40,14 +40,20 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         vault = Vault(load_vault_keys(settings))
         engine = create_engine(settings.sqlalchemy_url)
-        if apply_migrations:
-            await migrate(engine)
         store = Store(engine, vault)
         # A previous key stays published until the longest-lived token it signed expired.
         keys = SigningKeys(retain_previous_s=max(
             settings.access_token_ttl, settings.id_token_ttl,
             settings.resource_server_max_token_lifetime))
-        await keys.ensure(store)
+        try:
+            if apply_migrations:
+                await migrate(engine)
+            # Fails closed with a wrong vault key: existing keys do not open, and no new one
+            # is made over them.
+            await keys.ensure(store)
+        except BaseException:
+            await engine.dispose()
+            raise
         keys.start_watch(store, settings.signing_keys_check_interval)
         owns_http = http is None
         if http is None:

@@ -49,6 +49,13 @@ class RefreshTarget:
     client_secret: str | None
 
 
+def renews_with_access_token(strategy: str) -> bool:
+    """Whether this strategy renews a token without a refresh token (Facebook)."""
+    from idbroker.connectors.registry import STRATEGIES  # late: the registry imports us
+
+    return bool(getattr(STRATEGIES.get(strategy), "renews_with_access_token", False))
+
+
 def supports_refresh(connector: Any) -> bool:
     return hasattr(connector, "refresh_tokens") or isinstance(
         connector, (OIDCConnector, OAuth2Connector))

@@ -152,7 +152,9 @@ def _decide(rt: Runtime, identity: Identity, tokens: TokenSet | None,
     stale = force or (expiry is not None and expiry - now <= want.margin_s)
     if not stale and tokens.access_token:
         return Outcome(tokens)
-    if not tokens.refresh_token or identity.token_status != "active":
+    renewable = bool(tokens.refresh_token) or (
+        bool(tokens.access_token) and upstream.renews_with_access_token(identity.provider))
+    if not renewable or identity.token_status != "active":
         if (expiry is not None and expiry <= now) or force or not tokens.access_token:
             # Served as stored to a reader (expires_in says 0), never exchanged.
             return Outcome(tokens if tokens.access_token else None, None,
@@ -313,7 +315,9 @@ async def _call_upstream(rt: Runtime, identity: Identity) -> _Result:
     """At most 1 + MAX_RETRIES attempts, all within ``upstream_timeout``; 5xx, 429 and
     timeouts back off (honouring Retry-After), anything else ends at once."""
     previous = rt.store.open_tokens(identity)
-    assert previous is not None and previous.refresh_token is not None
+    assert previous is not None
+    assert previous.refresh_token is not None or upstream.renews_with_access_token(
+        identity.provider)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + rt.settings.upstream_timeout
     attempts = 0
@@ -330,7 +334,8 @@ async def _call_upstream(rt: Runtime, identity: Identity) -> _Result:
             try:
                 async with asyncio.timeout(max(remaining, 0.001)):
                     fresh = await upstream.refresh(connector, previous.refresh_token,
-                                                   subject=identity.subject, timeout=remaining)
+                                                   subject=identity.subject, timeout=remaining,
+                                                   access_token=previous.access_token)
             except TimeoutError as exc:
                 raise upstream.UpstreamRetryLater(detail="refresh: deadline") from exc
             return _Result(previous, fresh=fresh, attempts=attempts)

@@ -214,3 +214,7 @@ class FakeFacebook(FakeProvider):
         ])
         return HostGuard(app, {"www.facebook.com": [f"/{v}/dialog/" for v in VERSIONS],
                                "graph.facebook.com": ["/v"]})
+
+
+STRATEGY = "facebook"
+make_fake = FakeFacebook

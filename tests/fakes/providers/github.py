@@ -237,3 +237,11 @@ class FakeGitHub(FakeProvider):
         ])
         return HostGuard(app, {"github.com": ["/login/oauth/"],
                                "api.github.com": ["/user", "/applications/"]})
+
+
+STRATEGY = "github"
+
+
+def make_fake() -> FakeGitHub:
+    # A GitHub App with expiring user tokens: the GitHub flavour that has refresh tokens.
+    return FakeGitHub(expiring=True)

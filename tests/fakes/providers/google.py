@@ -86,7 +86,8 @@ class FakeGoogle(FakeProvider):
         q = {k: v for k, v in request.query_params.items()}
         self.last_authorize = q
         bad = unknown(q, AUTHORIZE_PARAMS)
-        missing = [k for k in ("client_id", "redirect_uri", "response_type", "scope") if not q.get(k)]
+        missing = [k for k in ("client_id", "redirect_uri", "response_type", "scope")
+                   if not q.get(k)]
         prompts = set(q.get("prompt", "").split())
         if bad or missing or q["response_type"] != "code" or q["client_id"] != self.client_id \
                 or q["redirect_uri"] != CALLBACK \
@@ -228,3 +229,7 @@ class FakeGoogle(FakeProvider):
 def _at_hash(token: str) -> str:
     digest = hashlib.sha256(token.encode()).digest()[:16]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+STRATEGY = "google-oauth2"
+make_fake = FakeGoogle

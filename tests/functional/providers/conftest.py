@@ -14,20 +14,13 @@ import pytest
 from idbroker.runtime import Runtime
 from idbroker.settings import Settings
 from tests.fakes.oidc_upstream import FakeOIDCUpstream
+from tests.fakes.providers import discover_fakes
 from tests.fakes.providers.base import FakeProvider
-from tests.fakes.providers.facebook import FakeFacebook
-from tests.fakes.providers.github import FakeGitHub
-from tests.fakes.providers.google import FakeGoogle
 from tests.fakes.routing_transport import RoutingTransport
 from tests.support import APP_CALLBACK, Broker, query_of
 
 # One fake per catalog entry (tests/functional/providers/test_conformance.py checks that).
-FAKES: dict[str, Any] = {
-    "google-oauth2": FakeGoogle,
-    # A GitHub App with expiring user tokens: the GitHub flavour that has refresh tokens.
-    "github": lambda: FakeGitHub(expiring=True),
-    "facebook": FakeFacebook,
-}
+FAKES: dict[str, Any] = discover_fakes()
 
 
 @pytest.fixture

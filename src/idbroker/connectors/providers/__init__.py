@@ -1,8 +1,10 @@
-"""Built-in identity providers: one module each, declared in ``catalog.py``.
+"""Built-in identity providers: one module each, found here at import time.
 
-``CONNECTORS`` maps each catalog strategy to its connector class; connectors/registry.py adds
-them to ``STRATEGIES``. A provider module may give its connector any of three optional
-methods, which the generic lifecycle modules call instead of their RFC defaults:
+A provider module defines ``SPEC`` (its :class:`ProviderSpec`, see ``catalog.py``) and
+``CONNECTOR`` (its connector class); this package collects them into ``CATALOG`` and
+``CONNECTORS``, and connectors/registry.py adds them to ``STRATEGIES``. Adding a provider
+touches no shared file. A connector may define any of three optional methods, which the
+generic lifecycle modules call instead of their RFC defaults:
 
 - ``refresh_tokens(refresh_token, *, access_token, subject, timeout) -> TokenSet``
   (connectors/refresh.py; raise ``UpstreamTokenRejected`` for a dead grant,
@@ -16,16 +18,33 @@ without ``options.client_secret`` (the ``Options`` model never sees the sealed s
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 from idbroker.connectors.providers import log_redaction
-from idbroker.connectors.providers.catalog import CATALOG, ProviderSpec
-from idbroker.connectors.providers.facebook import FacebookConnector
-from idbroker.connectors.providers.github import GitHubConnector
-from idbroker.connectors.providers.google import GoogleConnector
+from idbroker.connectors.providers.catalog import ProviderSpec
 
-CONNECTORS: dict[str, Any] = {c.strategy: c for c in (
-    GoogleConnector, GitHubConnector, FacebookConnector)}
+# Modules of this package that are shared helpers, not providers.
+_HELPERS = frozenset({"catalog", "log_redaction", "wire"})
+
+
+def _discover() -> tuple[dict[str, ProviderSpec], dict[str, Any]]:
+    catalog: dict[str, ProviderSpec] = {}
+    connectors: dict[str, Any] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name in _HELPERS or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        spec: ProviderSpec = module.SPEC
+        if spec.strategy in catalog or module.CONNECTOR.strategy != spec.strategy:
+            raise RuntimeError(f"provider module {info.name}: duplicate or mismatched strategy")
+        catalog[spec.strategy] = spec
+        connectors[spec.strategy] = module.CONNECTOR
+    return catalog, connectors
+
+
+CATALOG, CONNECTORS = _discover()
 
 log_redaction.install()
 

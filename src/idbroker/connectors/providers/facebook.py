@@ -26,7 +26,7 @@ from idbroker.connectors.base import (
     expires_at, upstream_params,
 )
 from idbroker.connectors.profile import profile_from_claims
-from idbroker.connectors.providers.catalog import CATALOG
+from idbroker.connectors.providers.catalog import ProviderSpec
 from idbroker.connectors.providers.wire import body_of, object_of, send, short, transient
 from idbroker.connectors.refresh import UpstreamRetryLater
 from idbroker.connectors.revocation import RevocationResult, retry_after
@@ -37,7 +37,18 @@ from idbroker.errors import (
 )
 from idbroker.vault.records import TokenSet
 
-SPEC = CATALOG["facebook"]
+SPEC = ProviderSpec(
+    strategy="facebook", display_name="Facebook", protocol="oauth2",
+    default_scopes=("email", "public_profile"), offline_params={},
+    supports_refresh=True,
+    refresh_method="no refresh tokens; a live token is exchanged for a long-lived one "
+                   "(`fb_exchange_token`), at login and by the connector's refresh "
+                   "and on read when the stored token nears expiry",
+    supports_revocation=True,
+    revocation_method="DELETE https://graph.facebook.com/{version}/me/permissions",
+    validation_method="debug_token",
+    email_trust="never: Graph API does not say whether the email was verified",
+)
 ISSUER = "https://www.facebook.com"
 GRAPH = "https://graph.facebook.com"
 PROFILE_FIELDS = "id,name,email,first_name,last_name,picture"
@@ -59,6 +70,9 @@ class FacebookConnector:
     strategy: ClassVar[str] = "facebook"
     is_social: ClassVar[bool] = True
     namespaced_user_id: ClassVar[bool] = False
+    # Facebook issues no refresh tokens: a token is renewed by exchanging the access token
+    # itself for a long-lived one (fb_exchange_token), so refresh needs no refresh token.
+    renews_with_access_token: ClassVar[bool] = True
     Options: ClassVar[type[FacebookOptions]] = FacebookOptions
 
     def __init__(self, *, name: str, options: FacebookOptions, client_secret: str | None,
@@ -229,3 +243,6 @@ def _checked(response: httpx.Response, what: str) -> dict[str, Any]:
         raise UpstreamDenied(detail=f"{what}: code {code}")
     raise UpstreamProtocolError(detail=f"{what}: HTTP {response.status_code} code {short(code)}")
 
+
+
+CONNECTOR = FacebookConnector

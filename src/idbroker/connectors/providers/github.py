@@ -22,7 +22,7 @@ from idbroker.connectors.base import (
     expires_at, upstream_params,
 )
 from idbroker.connectors.profile import profile_from_claims
-from idbroker.connectors.providers.catalog import CATALOG
+from idbroker.connectors.providers.catalog import ProviderSpec
 from idbroker.connectors.providers.wire import body_of, object_of, scope_list, send, short, \
     transient
 from idbroker.connectors.refresh import UpstreamRetryLater
@@ -35,7 +35,18 @@ from idbroker.errors import (
 )
 from idbroker.vault.records import TokenSet, UpstreamProfile
 
-SPEC = CATALOG["github"]
+SPEC = ProviderSpec(
+    strategy="github", display_name="GitHub", protocol="oauth2",
+    default_scopes=("read:user", "user:email"), offline_params={},
+    supports_refresh=True,
+    refresh_method="refresh_token grant, only for GitHub Apps with expiring user tokens "
+                   "(rotated); OAuth app tokens do not expire",
+    supports_revocation=True,
+    revocation_method="DELETE https://api.github.com/applications/{client_id}/grant",
+    validation_method="token_check",
+    email_trust="`/user/emails` entry that is both `primary` and `verified`",
+    rotates_refresh_tokens=True,
+)
 ISSUER = "https://github.com"
 AUTHORIZE_URL = "https://github.com/login/oauth/authorize"
 TOKEN_URL = "https://github.com/login/oauth/access_token"
@@ -229,3 +240,6 @@ def _profile(user: dict[str, Any], subject: str, email: str | None,
     claims.update({k: user[k] for k in _PROFILE_EXTRA
                    if isinstance(user.get(k), str) and user[k]})
     return profile_from_claims({k: v for k, v in claims.items() if v is not None})
+
+
+CONNECTOR = GitHubConnector

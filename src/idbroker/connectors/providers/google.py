@@ -17,7 +17,7 @@ from pydantic import field_validator, model_validator
 
 from idbroker.connectors.base import UpstreamAuthorization
 from idbroker.connectors.oidc import OIDCConnector, OIDCOptions
-from idbroker.connectors.providers.catalog import CATALOG
+from idbroker.connectors.providers.catalog import ProviderSpec
 from idbroker.connectors.providers.wire import body_of, object_of, send, short, transient
 from idbroker.connectors.revocation import RevocationResult, retry_after
 from idbroker.connectors.validation import TokenCheck
@@ -25,7 +25,16 @@ from idbroker.errors import UpstreamDenied, UpstreamError, UpstreamProtocolError
     UpstreamUnavailable
 from idbroker.vault.records import TokenSet
 
-SPEC = CATALOG["google-oauth2"]
+SPEC = ProviderSpec(
+    strategy="google-oauth2", display_name="Google", protocol="oidc",
+    default_scopes=("openid", "profile", "email"),
+    offline_params={"access_type": "offline", "prompt": "consent"},
+    supports_refresh=True, refresh_method="refresh_token grant (not rotated)",
+    supports_revocation=True,
+    revocation_method="POST https://oauth2.googleapis.com/revoke (ends the whole grant)",
+    validation_method="tokeninfo",
+    email_trust="`email_verified` claim of the ID token",
+)
 ISSUER = "https://accounts.google.com"
 ENDPOINTS = {
     "issuer": ISSUER,
@@ -149,3 +158,6 @@ class GoogleConnector(OIDCConnector):
         return TokenCheck(active=True, method="tokeninfo",
                           scope=scope if isinstance(scope, str) else None,
                           exp=int(exp) if isinstance(exp, str) and exp.isdigit() else None)
+
+
+CONNECTOR = GoogleConnector
