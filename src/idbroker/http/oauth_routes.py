@@ -16,7 +16,8 @@ from idbroker.http.errors import NO_STORE
 from idbroker.http.pages import render_page
 from idbroker.http.requests import client_ip, read_body
 from idbroker.oauth import scopes
-from idbroker.oauth.authorize import ClientRedirect, LoginPage, UpstreamRedirect, authorize
+from idbroker.oauth.authorize import ClientRedirect, LoginPage, UpstreamRedirect, authorize, \
+    binding_cookie_name
 from idbroker.oauth.callback import finish_login
 from idbroker.oauth.token_endpoint import GRANTS, revoke, token
 from idbroker.oauth.token_request import parse_body
@@ -73,10 +74,37 @@ async def callback_endpoint(request: Request) -> Response:
     if request.method == "POST":
         form = await request.form(max_files=0, max_fields=50)
         params = {k: v for k, v in form.items() if isinstance(v, str)}
+        if needs_resubmit(params, request.cookies):
+            return resubmit_page(rt, params)
+        params.pop(RESUBMIT_FIELD, None)
     out, cookie_name = await finish_login(rt, params, request.cookies, client_ip(request))
     response = client_redirect(out)
     response.delete_cookie(cookie_name, path="/login/callback")
     return response
+
+
+RESUBMIT_FIELD = "_idb_resubmit"
+
+
+def needs_resubmit(params: dict[str, str], cookies: dict[str, str]) -> bool:
+    """A form_post callback (Sign in with Apple) is a cross-site POST, on which browsers do not
+    send our SameSite=Lax binding cookie. Such a POST, once and only once, gets a page that
+    posts the same fields again from our own origin: same-site, so this browser's cookie
+    comes along if (and only if) this browser started the login (docs/providers/apple.md)."""
+    state = params.get("state")
+    return (bool(state) and RESUBMIT_FIELD not in params
+            and binding_cookie_name(state or "") not in cookies)
+
+
+def resubmit_page(rt: Runtime, params: dict[str, str]) -> Response:
+    # Nothing is read or consumed here: the transaction is taken by the re-posted request.
+    nonce = secrets.token_urlsafe(16)
+    fields = [*params.items(), (RESUBMIT_FIELD, "1")]
+    html = render_page("form_post.html", action=rt.callback_url, fields=fields, nonce=nonce)
+    return HTMLResponse(html, headers={**NO_STORE, "Referrer-Policy": "no-referrer",
+                                       "Content-Security-Policy":
+                                       f"default-src 'none'; script-src 'nonce-{nonce}'; "
+                                       "form-action 'self'; frame-ancestors 'none'"})
 
 
 async def token_endpoint(request: Request) -> Response:

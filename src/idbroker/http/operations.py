@@ -46,6 +46,19 @@ class Operation:
 
 OPERATIONS: list[Operation] = []
 
+# Query parameters many list operations share (Auth0's paging and field selection).
+PAGING = (
+    QueryParam("page", {"type": "integer", "minimum": 0}),
+    QueryParam("per_page", {"type": "integer", "minimum": 1, "maximum": 100}),
+    QueryParam("include_totals", {"type": "boolean"}),
+    QueryParam("from", {"type": "string"}, "checkpoint cursor from a previous `next`"),
+    QueryParam("take", {"type": "integer", "minimum": 1, "maximum": 100}),
+)
+FIELDS = (
+    QueryParam("fields", {"type": "string"}, "comma-separated field names"),
+    QueryParam("include_fields", {"type": "boolean"}),
+)
+
 
 def operation(method: str, path: str, *, scopes: tuple[str, ...], summary: str, tag: str,
               body: Any = None, response: Any = None, status: int = 200,

@@ -6,19 +6,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from idbroker.http.errors import NO_STORE
-from idbroker.http.operations import QueryParam, operation
+from idbroker.http.operations import PAGING, QueryParam, operation
 from idbroker.http.requests import read_json
 from idbroker.management import paging, resource_servers, schemas
 from idbroker.oauth.tokens import VerifiedAccessToken
 from idbroker.runtime import Runtime
 
-PAGING = (
-    QueryParam("page", {"type": "integer", "minimum": 0}),
-    QueryParam("per_page", {"type": "integer", "minimum": 1, "maximum": 100}),
-    QueryParam("include_totals", {"type": "boolean"}),
-    QueryParam("from", {"type": "string"}, "checkpoint cursor from a previous `next`"),
-    QueryParam("take", {"type": "integer", "minimum": 1, "maximum": 100}),
-)
 # Auth0 takes the id or the URL-encoded identifier (often a URL, so it may hold "/").
 BY_ID = "/api/v2/resource-servers/{id:path}"
 

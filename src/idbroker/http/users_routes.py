@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from idbroker.http.management_routes import FIELDS, json_response, path_param
-from idbroker.http.operations import QueryParam, operation
+from idbroker.http.management_routes import json_response, path_param
+from idbroker.http.operations import FIELDS, QueryParam, operation
 from idbroker.http.requests import client_ip, read_json
 from idbroker.management import linking, schemas, user_admin, users
 from idbroker.oauth.tokens import VerifiedAccessToken
