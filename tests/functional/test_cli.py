@@ -108,7 +108,7 @@ def test_serve_with_two_workers_answers_and_stops(env: dict[str, str]) -> None:
         [sys.executable, "-m", "idbroker", "serve", "--port", str(port), "--workers", "2"],
         env=process_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while True:
             try:
                 answer = httpx.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration")

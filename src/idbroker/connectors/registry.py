@@ -19,7 +19,8 @@ STRATEGIES: dict[str, Any] = {
 }
 
 # Option names whose values are secrets: sealed in the vault and never returned by the API.
-SECRET_OPTIONS = ("client_secret",)
+# ``private_key``: Sign in with Apple's signing key (connectors/providers/apple.py).
+SECRET_OPTIONS = ("client_secret", "private_key")
 
 
 def split_secrets(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -58,7 +59,10 @@ def open_connector(*, name: str, strategy: str, options: dict[str, Any],
     connector = STRATEGIES.get(strategy)
     if connector is None:
         raise ConfigurationError(f"unknown strategy {strategy!r}")
-    parsed = connector.Options.model_validate(options)
+    # Sealed options other than the client secret (Apple's private_key) reach the connector
+    # through its Options model, which must hold them as pydantic SecretStr.
+    sealed = {k: v for k, v in secrets.items() if k != "client_secret"}
+    parsed = connector.Options.model_validate({**options, **sealed})
     return connector(name=name, options=parsed, client_secret=secrets.get("client_secret"),
                      http=http, policy=policy)
 

@@ -28,7 +28,14 @@ class TokenCheck:
     exp: int | None = None  # epoch seconds, as the upstream reports it
 
 
-async def check_access_token(connector: Any, access_token: str) -> TokenCheck:
+async def check_access_token(connector: Any, access_token: str,
+                             tokens: Any = None) -> TokenCheck:
+    grant_check = getattr(connector, "validate_grant", None)
+    if grant_check is not None and tokens is not None:
+        # A provider whose only documented check is of the grant (Apple: a refresh_token
+        # grant), which needs the whole stored token set rather than the access token.
+        result: TokenCheck = await grant_check(tokens)
+        return result
     custom = getattr(connector, "validate_token", None)
     if custom is not None:
         # A provider's own check (Google tokeninfo, GitHub's token check, Facebook

@@ -40,7 +40,8 @@ async def validate_identity_token(rt: Runtime, *, user_id: str, provider: str,
         try:
             if connection is None:
                 raise ConfigurationError(detail="connection deleted")
-            check = await check_access_token(rt.connector(connection), tokens.access_token)
+            check = await check_access_token(rt.connector(connection), tokens.access_token,
+                                             tokens=tokens)
         except (UpstreamError, ConfigurationError) as exc:
             await _audit(rt, identity.user_id, identity.connection, caller, ip,
                          {"identity_id": identity.id, "outcome": "upstream_error"})

@@ -134,6 +134,9 @@ class UpstreamProfile:
     picture: str | None = None
     username: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Root fields this login did not really carry (Apple sends the name only on the first
+    # login): a repeat login keeps the stored values of these (vault/store.py).
+    kept: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

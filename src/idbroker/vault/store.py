@@ -6,6 +6,7 @@ our own is looked up by its keyed digest, so the database never holds either in 
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 from typing import Any
@@ -338,6 +339,8 @@ class Store:
             if identity.tokens_sealed and not tokens.refresh_token:
                 previous = self.open_tokens(identity)
                 tokens.refresh_token = previous.refresh_token if previous else None
+            if profile.kept:
+                profile = _keep_stored(profile, identity.profile_data or {})
             # New tokens: forget refresh failures and fence out an in-flight refresh of
             # the old grant (lifecycle/refresh.py), so it cannot overwrite these.
             await conn.execute(t.identity_refresh.delete().where(
@@ -495,6 +498,16 @@ def _root_profile(profile: UpstreamProfile) -> dict[str, Any]:
         "family_name": profile.family_name, "nickname": profile.nickname,
         "picture": profile.picture, "extra": profile.extra,
     }
+
+
+def _keep_stored(profile: UpstreamProfile, stored: dict[str, Any]) -> UpstreamProfile:
+    """The stored value of each ``kept`` root field this login did not really carry."""
+    kept = {k: stored[k] for k in profile.kept
+            if k in _KEEPABLE and isinstance(stored.get(k), str) and stored[k]}
+    return dataclasses.replace(profile, **kept)
+
+
+_KEEPABLE = frozenset({"name", "given_name", "family_name", "nickname", "picture"})
 
 
 def _profile_data(profile: UpstreamProfile) -> dict[str, Any]:

@@ -3,6 +3,8 @@ the providers' real hostnames, and a driver runs a person's login through them."
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -73,7 +75,12 @@ class Driver:
         routes = {host: self.fake.app for host in self.fake.hosts}
         async with httpx.AsyncClient(transport=RoutingTransport(routes)) as browser:
             consent = await browser.get(started.headers["location"])
-        back = await self.broker.callback(consent)
+        if consent.status_code == 200 and "<form" in consent.text:
+            # response_mode=form_post (Apple): the provider's page posts the result back.
+            action, fields = posted_form(consent.text)
+            back = await self.broker.http.post(action, data=fields)
+        else:
+            back = await self.broker.callback(consent)
         assert back.status_code == 302, back.text
         assert back.headers["location"].startswith(APP_CALLBACK)
         return query_of(back.headers["location"])
@@ -91,6 +98,15 @@ class Driver:
         expected = self.fake.expected_profile()
         return (f"users/{quote(expected['user_id'], safe='')}/identities/{self.fake.strategy}/"
                 f"{quote(expected['identity_user_id'], safe='')}/tokens")
+
+
+def posted_form(page: str) -> tuple[str, dict[str, str]]:
+    """The action and hidden fields of an auto-submitting form_post page."""
+    action = re.search(r'<form[^>]*action="([^"]+)"', page)
+    assert action is not None, page
+    fields = re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)"', page)
+    return html.unescape(action.group(1)), {html.unescape(k): html.unescape(v)
+                                            for k, v in fields}
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ async def test_login_maps_the_profile(driver: Driver, provider: FakeProvider) ->
     app = await driver.setup()
     result = await driver.login(app, **provider.login_extra())
     assert "code" in result, result
-    requested = provider.last_authorize["scope"].replace(",", " ").split()
+    requested = provider.last_authorize.get("scope", "").replace(",", " ").split()
     assert set(spec.default_scopes) <= set(requested)
 
     expected = provider.expected_profile()
@@ -73,6 +73,8 @@ async def test_login_maps_the_profile(driver: Driver, provider: FakeProvider) ->
 
 async def test_connection_scope_adds_to_the_default_scopes(driver: Driver,
                                                            provider: FakeProvider) -> None:
+    if getattr(provider, "has_no_scopes", False):
+        pytest.skip("the provider has no OAuth scopes (Notion)")
     app = await driver.setup()
     await driver.login(app, connection_scope="extra.scope")
     requested = provider.last_authorize["scope"].replace(",", " ").split()
@@ -92,8 +94,9 @@ async def test_refresh_renews_the_stored_token(driver: Driver, provider: FakePro
     connector = rt.connector(connection)
     first = await _stored(driver)
 
-    if not first.get("refresh_token"):
-        # Facebook's long-lived token is not stale yet: make it so, then read again.
+    if not first.get("refresh_token") or not getattr(provider, "reports_expiry", True):
+        # Facebook's long-lived token is not stale yet, and a provider that sends no
+        # expires_in (Notion) is refreshed only after the assumed lifetime: make it so.
         user = await rt.store.get_user(provider.expected_profile()["user_id"])
         assert user is not None
         await expire(driver.broker, user.identities[0].id)
@@ -115,6 +118,8 @@ async def test_refresh_renews_the_stored_token(driver: Driver, provider: FakePro
 
 async def test_revocation_ends_the_grant_upstream(driver: Driver,
                                                   provider: FakeProvider) -> None:
+    if not CATALOG[provider.strategy].supports_revocation:
+        pytest.skip("the provider documents no revocation")
     app = await driver.setup()
     await driver.login(app, **provider.login_extra())
     stored = await _stored(driver)
@@ -127,7 +132,9 @@ async def test_revocation_ends_the_grant_upstream(driver: Driver,
 
     rt = driver.broker.runtime
     assert await revocation.process_due(rt, now=int(time.time() * 1000) + 3_600_000) == 1
-    assert not provider.live(stored["access_token"])
+    # HubSpot documents that deleting the refresh token leaves issued access tokens alive.
+    if not getattr(provider, "revocation_spares_access_token", False):
+        assert not provider.live(stored["access_token"])
     if stored.get("refresh_token"):
         assert not provider.live(stored["refresh_token"])
     assert provider.calls["revoke"] == 2
@@ -176,7 +183,8 @@ async def test_no_token_or_secret_reaches_the_log(driver: Driver, provider: Fake
     await driver.broker.mgmt("GET", driver.tokens_path() + "/validation", token=checker)
     await driver.broker.mgmt("DELETE", driver.tokens_path())
     await revocation.settle()
-    assert provider.calls["validate"] == 1 and provider.calls["revoke"] == 1
+    revokes = 1 if CATALOG[provider.strategy].supports_revocation else 0
+    assert provider.calls["validate"] == 1 and provider.calls["revoke"] == revokes
     text = caplog.text
     assert "HTTP Request" in text  # httpx did log the calls, without their query strings
     for issued in provider.tokens:

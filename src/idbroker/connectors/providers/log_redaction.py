@@ -22,7 +22,13 @@ class QueryRedactor(logging.Filter):
         return True
 
 
+# Paths whose last segment is a token (HubSpot's token metadata and refresh-token deletion).
+TOKEN_IN_PATH = ("/oauth/v1/access-tokens/", "/oauth/v1/refresh-tokens/")
+
+
 def _redacted(arg: Any) -> Any:
+    if isinstance(arg, httpx.URL) and any(m in arg.path for m in TOKEN_IN_PATH):
+        arg = arg.copy_with(path=arg.path.rsplit("/", 1)[0] + "/[redacted]")
     if isinstance(arg, httpx.URL) and arg.query:
         return f"{arg.copy_with(query=None)}?[redacted]"
     return arg

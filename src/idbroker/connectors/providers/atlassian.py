@@ -1,0 +1,180 @@
+"""Sign in with Atlassian (``strategy: "atlassian"``; Auth0 has no built-in Atlassian strategy):
+OAuth 2.0 (3LO) authorization code grant.
+
+Atlassian specifics (developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps, "User
+Identity API"): authorize needs ``audience=api.atlassian.com`` and ``prompt=consent``; the
+token endpoint takes a JSON body with the client credentials in it; ``offline_access`` in the
+scopes yields a refresh token, and refresh tokens rotate (each refresh returns a new one, which
+replaces the old); access tokens last an hour; ``GET https://api.atlassian.com/me`` (scope
+``read:me``) gives ``account_id``, ``email``, ``email_verified``, ``name``, ``nickname``,
+``picture``. No token revocation is documented (a user removes the app in their account
+settings), so none is offered.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import httpx
+
+from idbroker.clock import now_s
+from idbroker.connectors.base import (
+    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin, UpstreamPolicy,
+    expires_at, upstream_params,
+)
+from idbroker.connectors.profile import profile_from_claims
+from idbroker.connectors.providers.catalog import ProviderSpec
+from idbroker.connectors.providers.wire import object_of, scope_list, send, short, \
+    transient
+from idbroker.connectors.refresh import UpstreamRetryLater
+from idbroker.connectors.revocation import retry_after
+from idbroker.connectors.validation import TokenCheck
+from idbroker.errors import (
+    ConfigurationError, UpstreamDenied, UpstreamProtocolError, UpstreamTokenRejected,
+    UpstreamUnavailable,
+)
+from idbroker.vault.records import TokenSet
+
+SPEC = ProviderSpec(
+    strategy="atlassian", display_name="Atlassian", protocol="oauth2",
+    default_scopes=("read:me", "offline_access"),
+    offline_params={"audience": "api.atlassian.com", "prompt": "consent"},
+    supports_refresh=True,
+    refresh_method="refresh_token grant with `offline_access` (rotated: each refresh returns "
+                   "a new refresh token)",
+    supports_revocation=False, revocation_method="none documented by Atlassian",
+    validation_method="me_probe",
+    email_trust="`email_verified` of `GET https://api.atlassian.com/me`",
+    rotates_refresh_tokens=True,
+    notes=("Auth0 has no built-in Atlassian strategy; `atlassian` is idbroker's name.",),
+)
+ISSUER = "https://auth.atlassian.com"
+AUTHORIZE_URL = "https://auth.atlassian.com/authorize"
+TOKEN_URL = "https://auth.atlassian.com/oauth/token"
+ME_URL = "https://api.atlassian.com/me"
+_REFUSED = frozenset({"invalid_client", "unauthorized_client", "access_denied",
+                      "invalid_scope", "unauthorized"})
+
+
+class AtlassianOptions(ConnectorOptions):
+    pass
+
+
+class AtlassianConnector:
+    strategy: ClassVar[str] = "atlassian"
+    is_social: ClassVar[bool] = True
+    namespaced_user_id: ClassVar[bool] = False
+    Options: ClassVar[type[AtlassianOptions]] = AtlassianOptions
+
+    def __init__(self, *, name: str, options: AtlassianOptions, client_secret: str | None,
+                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
+        self.name = name
+        self.provider = self.strategy
+        self.options = options
+        self.client_secret = client_secret
+        self.http = http
+        self.policy = policy
+
+    def scopes(self, extra: list[str]) -> list[str]:
+        return list(dict.fromkeys([*self.options.scopes(" ".join(SPEC.default_scopes)), *extra]))
+
+    async def authorization_url(self, request: UpstreamAuthorization) -> str:
+        params = {
+            **upstream_params(self.options, request.request_params),
+            "client_id": self.options.client_id, "response_type": "code",
+            "redirect_uri": request.callback_url,
+            "scope": " ".join(self.scopes(request.extra_scopes)), "state": request.state,
+            # Both are required by Atlassian on every 3LO authorization request.
+            **SPEC.offline_params,
+        }
+        return AUTHORIZE_URL + "?" + urlencode(params)
+
+    async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
+        params = callback.params
+        if params.get("error"):
+            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
+        if not params.get("code"):
+            raise UpstreamProtocolError(detail="authorize: no code")
+        try:
+            tokens = await self._token_call({"grant_type": "authorization_code",
+                                             "code": params["code"],
+                                             "redirect_uri": callback.callback_url}, "token")
+        except UpstreamTokenRejected as exc:
+            raise UpstreamDenied(detail=exc.detail) from exc
+        me = await self._me(tokens.access_token or "")
+        subject = me.get("account_id")
+        if not isinstance(subject, str) or not subject or len(subject) > 128:
+            raise UpstreamProtocolError(detail="profile: no account_id")
+        claims = {"sub": subject, "email": me.get("email"),
+                  "email_verified": me.get("email_verified") is True,
+                  "name": me.get("name"), "nickname": me.get("nickname"),
+                  "picture": me.get("picture"), "locale": me.get("locale"),
+                  "zoneinfo": me.get("zoneinfo"), "account_type": me.get("account_type")}
+        return UpstreamLogin(issuer=ISSUER, subject=subject, tokens=tokens,
+                             profile=profile_from_claims({k: v for k, v in claims.items()
+                                                          if v is not None}))
+
+    async def _token_call(self, body: dict[str, str], what: str) -> TokenSet:
+        if not self.client_secret:
+            raise ConfigurationError("options.client_secret is required for atlassian")
+        payload = {**body, "client_id": self.options.client_id,
+                   "client_secret": self.client_secret}
+        response = await send(self.http, "POST", TOKEN_URL, what=what,
+                              timeout=self.policy.timeout_s, json=payload)
+        if transient(response):
+            raise UpstreamRetryLater(detail=f"{what}: HTTP {response.status_code}",
+                                     retry_after_s=retry_after(response.headers.get("retry-after")))
+        answer = object_of(response, what)
+        if response.status_code != 200:
+            error = answer.get("error")
+            if error == "invalid_grant":
+                raise UpstreamTokenRejected(detail=f"{what}: invalid_grant")
+            if error in _REFUSED:
+                raise UpstreamDenied(detail=f"{what}: {error}")
+            raise UpstreamProtocolError(detail=f"{what}: HTTP {response.status_code} "
+                                               f"error={short(error)}")
+        access_token, token_type = answer.get("access_token"), answer.get("token_type")
+        if not isinstance(access_token, str) or not access_token:
+            raise UpstreamProtocolError(detail=f"{what}: no access_token")
+        if not isinstance(token_type, str) or token_type.lower() != "bearer":
+            raise UpstreamProtocolError(detail=f"{what}: token_type is not Bearer")
+        refresh = answer.get("refresh_token")
+        return TokenSet(access_token=access_token,
+                        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+                        token_type="Bearer", expires_at=expires_at(answer, now_s()),
+                        scope=scope_list(answer.get("scope")))
+
+    async def refresh_tokens(self, refresh_token: str | None, *, access_token: str | None,
+                             subject: str, timeout: float) -> TokenSet:
+        if not refresh_token:
+            raise UpstreamTokenRejected(detail="refresh: no refresh token (no offline_access)")
+        return await self._token_call({"grant_type": "refresh_token",
+                                       "refresh_token": refresh_token}, "refresh")
+
+    async def _get_me(self, token: str, what: str) -> httpx.Response:
+        response = await send(self.http, "GET", ME_URL, what=what, timeout=self.policy.timeout_s,
+                              headers={"Authorization": f"Bearer {token}"})
+        if transient(response):
+            raise UpstreamUnavailable(detail=f"{what}: HTTP {response.status_code}")
+        return response
+
+    async def _me(self, token: str) -> dict[str, Any]:
+        response = await self._get_me(token, "profile")
+        if response.status_code in (401, 403):
+            raise UpstreamDenied(detail=f"profile: HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise UpstreamProtocolError(detail=f"profile: HTTP {response.status_code}")
+        return object_of(response, "profile")
+
+    async def validate_token(self, access_token: str) -> TokenCheck:
+        # Atlassian documents no introspection: a live token reads its own account.
+        response = await self._get_me(access_token, "me_probe")
+        if response.status_code == 200:
+            return TokenCheck(active=True, method="me_probe")
+        if response.status_code == 401:
+            return TokenCheck(active=False, method="me_probe")
+        raise UpstreamProtocolError(detail=f"me_probe: HTTP {response.status_code}")
+
+
+CONNECTOR = AtlassianConnector
