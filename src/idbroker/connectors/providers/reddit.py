@@ -19,20 +19,27 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import Field
 
-from idbroker.clock import now_s
 from idbroker.connectors.base import (
-    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin, UpstreamPolicy,
-    expires_at, upstream_params,
+    ConnectorOptions,
+    UpstreamAuthorization,
+    UpstreamCallback,
+    UpstreamLogin,
+    UpstreamPolicy,
+    upstream_params,
 )
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
-from idbroker.connectors.providers.wire import object_of, scope_list, send, short, transient
+from idbroker.connectors.providers.wire import bearer_token_set, object_of, send, short, transient
 from idbroker.connectors.refresh import UpstreamRetryLater
 from idbroker.connectors.revocation import RevocationResult, retry_after
 from idbroker.connectors.validation import TokenCheck
 from idbroker.errors import (
-    ConfigurationError, UpstreamDenied, UpstreamError, UpstreamProtocolError,
-    UpstreamTokenRejected, UpstreamUnavailable,
+    ConfigurationError,
+    UpstreamDenied,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTokenRejected,
+    UpstreamUnavailable,
 )
 from idbroker.vault.records import TokenSet
 
@@ -143,16 +150,7 @@ class RedditConnector:
             raise UpstreamProtocolError(detail=f"{what}: error={short(error)}")
         if response.status_code != 200:
             raise UpstreamProtocolError(detail=f"{what}: HTTP {response.status_code}")
-        access_token, token_type = body.get("access_token"), body.get("token_type")
-        if not isinstance(access_token, str) or not access_token:
-            raise UpstreamProtocolError(detail=f"{what}: no access_token")
-        if not isinstance(token_type, str) or token_type.lower() != "bearer":
-            raise UpstreamProtocolError(detail=f"{what}: token_type is not bearer")
-        refresh = body.get("refresh_token")
-        return TokenSet(access_token=access_token,
-                        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-                        token_type="Bearer", expires_at=expires_at(body, now_s()),
-                        scope=scope_list(body.get("scope")))
+        return bearer_token_set(body, what)
 
     async def refresh_tokens(self, refresh_token: str | None, *, access_token: str | None,
                              subject: str, timeout: float) -> TokenSet:

@@ -10,8 +10,11 @@ from typing import Any
 
 import httpx
 
+from idbroker.clock import now_s
+from idbroker.connectors.base import expires_at
 from idbroker.connectors.upstream_http import MAX_BODY_BYTES
 from idbroker.errors import UpstreamProtocolError, UpstreamUnavailable
+from idbroker.vault.records import TokenSet
 
 
 async def send(http: httpx.AsyncClient, method: str, url: str, *, what: str, timeout: float,
@@ -65,3 +68,18 @@ def scope_list(raw: Any, separator: str = " ") -> list[str]:
     if isinstance(raw, str):
         return [s.strip() for s in raw.split(separator) if s.strip()]
     return []
+
+
+def bearer_token_set(body: dict[str, Any], what: str, *, scope_key: str = "scope") -> TokenSet:
+    """A token endpoint's success body as a TokenSet: a non-empty Bearer access token is
+    required; the refresh token, expiry and scopes are taken when present."""
+    access_token, token_type = body.get("access_token"), body.get("token_type")
+    if not isinstance(access_token, str) or not access_token:
+        raise UpstreamProtocolError(detail=f"{what}: no access_token")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise UpstreamProtocolError(detail=f"{what}: token_type is not Bearer")
+    refresh = body.get("refresh_token")
+    return TokenSet(access_token=access_token,
+                    refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+                    token_type="Bearer", expires_at=expires_at(body, now_s()),
+                    scope=scope_list(body.get(scope_key)))
