@@ -9,11 +9,9 @@ upstream call is made and nothing is stored (attack list C1).
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from idbroker.clock import now_s
 from idbroker.connectors.base import UpstreamCallback
 from idbroker.errors import (
     AccessDenied, AccountConflict, AuthorizeRequestError, ConfigurationError, UpstreamError,
@@ -21,6 +19,7 @@ from idbroker.errors import (
 from idbroker.oauth.authorize import (
     ClientRedirect, binding_cookie_name, error_redirect, upstream_oauth_error,
 )
+from idbroker.oauth.login_completion import complete_login
 from idbroker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -72,23 +71,6 @@ async def finish_login(rt: Runtime, params: Mapping[str, str], cookies: Mapping[
         await rt.store.audit("f", description=exc.description, client_id=tx["client_id"],
                              connection=connection.name, ip=ip)
         return fail(exc)
-    user = await rt.store.get_user(user_id)
-    if user is None or user.blocked:
-        await rt.store.audit("f", description="user is blocked", client_id=tx["client_id"],
-                             user_id=user_id, connection=connection.name, ip=ip)
-        return fail(AccessDenied("user is blocked"))
-
-    grant_id = await rt.store.create_grant(tx["client_id"], user_id)
-    code = secrets.token_urlsafe(32)
-    await rt.store.put_code(code, client_id=tx["client_id"], user_id=user_id, grant_id=grant_id,
-                            ttl_s=rt.settings.authorization_code_ttl, data={
-                                "redirect_uri": tx["redirect_uri"], "scope": tx["scope"],
-                                "audience": tx["audience"], "nonce": tx["nonce"],
-                                "code_challenge": tx["code_challenge"], "auth_time": now_s(),
-                            })
-    await rt.store.audit("s", description="Successful login", client_id=tx["client_id"],
-                         user_id=user_id, connection=connection.name, ip=ip)
-    out = {"code": code, "iss": rt.settings.issuer}
-    if tx["state"] is not None:
-        out["state"] = tx["state"]
-    return ClientRedirect(tx["redirect_uri"], tx["response_mode"], out), cookie_name
+    redirect = await complete_login(rt, tx, user_id=user_id, connection_name=connection.name,
+                                    ip=ip)
+    return redirect, cookie_name
