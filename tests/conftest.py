@@ -3,11 +3,13 @@ by IDBROKER_TEST_DATABASE_URL (emptied before each test)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -22,7 +24,32 @@ from tests.fakes.oidc_upstream import FakeOIDCUpstream
 from tests.fakes.routing_transport import RoutingTransport
 from tests.support import ISSUER, Broker
 
-PG_URL = os.environ.get("IDBROKER_TEST_DATABASE_URL")
+
+
+def _per_worker_postgres(url: str | None) -> str | None:
+    """Under pytest-xdist each worker empties the database before every test, so each gets a
+    database of its own (``<name>_gw0``, ``<name>_gw1``…), created on first use. Everything
+    else reads the URL from the environment, which is pointed at that database here."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base, _, name = url.rpartition("/")
+    own = f"{name}_{worker}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(base.replace("postgresql+asyncpg:", "postgresql:") + "/" + name)
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", own):
+                await conn.execute(f'CREATE DATABASE "{own}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    os.environ["IDBROKER_TEST_DATABASE_URL"] = f"{base}/{own}"
+    return f"{base}/{own}"
+
+
+PG_URL = _per_worker_postgres(os.environ.get("IDBROKER_TEST_DATABASE_URL"))
 _pg_ready = False
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -17,7 +18,8 @@ from tests.fakes.oidc_upstream import FakeOIDCUpstream
 from tests.fakes.routing_transport import RoutingTransport
 from tests.support import ISSUER, Broker
 
-REDIS_URL = "redis://127.0.0.1:6379/7"
+# Redis database 7, or 7 + n for pytest-xdist worker gw<n>: each worker flushes its own.
+REDIS_URL = f"redis://127.0.0.1:6379/{7 + int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:])}"
 # A day-long window: a test never straddles two windows, except around midnight UTC, which
 # `same_window` detects (the test then runs its burst again in the new window).
 WINDOW = 86_400
