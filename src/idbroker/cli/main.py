@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from idbroker.bootstrap import initialise
+from idbroker.cli.users import users as user_commands
 from idbroker.cli.vault import vault as vault_commands
 from idbroker.errors import IdbrokerError
 from idbroker.management import clients as client_resource
@@ -156,6 +157,7 @@ def clients_create(body: Any) -> None:
 
 
 main.add_command(vault_commands)
+main.add_command(user_commands)
 
 
 @main.group()
