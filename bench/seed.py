@@ -3,24 +3,25 @@ connection to the fake upstream, and N users each with one identity holding seal
 
 from __future__ import annotations
 
+import io
+import json
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
 from idbroker.bootstrap import initialise
 from idbroker.management import client_grants, clients, connections
+from idbroker.management.user_import import import_users
 from idbroker.runtime import Runtime
 from idbroker.settings import Settings
 from idbroker.vault import schema as t
-from idbroker.vault.records import TokenSet
 from idbroker.vault.store import Store, identity_aad
 
 CONNECTION = "bench-idp"
 APP_CALLBACK = "http://127.0.0.1:9/callback"  # never followed: the login driver stops at it
-BATCH = 2_000
+BATCH = 5_000
 
 
 @dataclass
@@ -54,50 +55,59 @@ async def seed(settings: Settings, *, users: int, upstream_url: str,
         found = await rt.store.get_connection_by_name(CONNECTION)
         assert found is not None
         reader = await _m2m(rt, "bench reader", ["read:users", "read:user_idp_tokens"])
-        user_ids = await insert_users(rt.store, found.id, users)
+        user_ids = await insert_users(rt, users)
         return Seeded((app["client_id"], app["client_secret"]), reader, user_ids, found.id)
     finally:
         await rt.close()
 
 
-def _rows(store: Store, connection_id: str, start: int, count: int,
-          stamp: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    users, identities = [], []
-    expires = int(time.time()) + 30 * 86_400  # fresh for the whole run: no refresh on read
-    for n in range(start, start + count):
+class _Generated(io.TextIOBase):
+    """An Auth0 bulk-import file produced on the fly (a JSON array of ``count`` users with
+    tokens), so a 1,000,000-user seed never exists on disk or in memory at once."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.next, self.buf = count, 0, "["
+        self.expires = int(time.time()) + 30 * 86_400  # fresh for the run: no refresh on read
+
+    def readable(self) -> bool:
+        return True
+
+    def _record(self, n: int) -> str:
         sub = f"{n:08d}"
-        user_id = f"oidc|{CONNECTION}|{sub}"
-        identity_id = f"idn_bench{n:010d}"
-        tokens = TokenSet(access_token="ya29." + secrets.token_urlsafe(96),
-                          refresh_token="1//" + secrets.token_urlsafe(48), token_type="Bearer",
-                          expires_at=expires, scope=["openid", "profile", "email"])
-        users.append(dict(
-            user_id=user_id, email=f"user{sub}@bench.example", email_verified=True,
-            username=None, name=f"Bench User {sub}", given_name="Bench", family_name=sub,
-            nickname=f"user{sub}", picture=None, extra={}, app_metadata={}, user_metadata={},
-            blocked=False, created_at=stamp, updated_at=stamp, last_login=stamp,
-            last_ip="127.0.0.1", logins_count=1))
-        identities.append(dict(
-            id=identity_id, user_id=user_id, connection_id=connection_id, connection=CONNECTION,
-            provider="oidc", issuer="http://bench-upstream.invalid", subject=sub,
-            idp_user_id=f"{CONNECTION}|{sub}", is_social=False,
-            profile_data={"email": f"user{sub}@bench.example"},
-            tokens_sealed=store.vault.seal(tokens.to_json(), identity_aad(identity_id)),
-            token_expires_at=expires * 1000, granted_scopes=tokens.scope,
-            token_status="active", created_at=stamp, updated_at=stamp))
-    return users, identities
+        return json.dumps({
+            "user_id": sub, "email": f"user{sub}@bench.example", "email_verified": True,
+            "name": f"Bench User {sub}", "given_name": "Bench", "family_name": sub,
+            "nickname": f"user{sub}", "last_ip": "127.0.0.1", "logins_count": 1,
+            "identities": [{"connection": CONNECTION,
+                            "access_token": "ya29." + secrets.token_urlsafe(96),
+                            "refresh_token": "1//" + secrets.token_urlsafe(48),
+                            "token_type": "Bearer", "expires_at": self.expires,
+                            "scope": "openid profile email"}]})
+
+    def read(self, size: int | None = -1) -> str:
+        want = size if size is not None and size >= 0 else 1 << 62
+        while len(self.buf) < want and self.next <= self.count:
+            if self.next == self.count:
+                self.buf += "]"
+            else:
+                self.buf += ("," if self.next else "") + self._record(self.next)
+            self.next += 1
+        out, self.buf = self.buf[:want], self.buf[want:]
+        return out
 
 
-async def insert_users(store: Store, connection_id: str, count: int) -> list[str]:
-    stamp = int(time.time() * 1000)
-    ids: list[str] = []
-    for start in range(0, count, BATCH):
-        users, identities = _rows(store, connection_id, start, min(BATCH, count - start), stamp)
-        async with store.engine.begin() as conn:
-            await conn.execute(t.users.insert(), users)
-            await conn.execute(t.identities.insert(), identities)
-        ids.extend(u["user_id"] for u in users)
-    return ids
+def user_id_of(n: int) -> str:
+    return f"oidc|{CONNECTION}|{n:08d}"
+
+
+async def insert_users(rt: Runtime, count: int) -> list[str]:
+    """Seed through `idbroker users import`'s library function: the same validation, sealing
+    and batched inserts an operator's import gets."""
+    report = await import_users(rt, _Generated(count), connection=CONNECTION,
+                                batch_size=BATCH)
+    if report.failed or report.inserted + report.skipped != count:
+        raise RuntimeError(f"seeding failed: {report.as_dict()} {report.errors[:3]}")
+    return [user_id_of(n) for n in range(count)]
 
 
 async def expire_tokens(store: Store, user_id: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
@@ -27,7 +28,7 @@ from idbroker.errors import BadRequest
 from idbroker.ids import new_id
 from idbroker.json_stream import StreamError, read_records
 from idbroker.management.user_admin import (
-    _email, _picture, _upstream_issuer, check_metadata, has_nul,
+    _email, _picture, _upstream_issuer, check_metadata,
 )
 from idbroker.runtime import Runtime
 from idbroker.vault import user_bulk
@@ -35,6 +36,7 @@ from idbroker.vault.records import TokenSet, User
 
 DEFAULT_BATCH = 5_000
 _TOKEN_MAX = 16_384
+_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class ImportIdentity(BaseModel):
@@ -100,7 +102,9 @@ class ImportUser(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if has_nul(value):
+        # PostgreSQL refuses NUL in text. One C-speed dump and a regex (an odd run of
+        # backslashes before u0000 is an escaped NUL) instead of walking every value.
+        if _NUL.search(json.dumps(value)):
             raise ValueError("text must not contain NUL characters")
         return value
 

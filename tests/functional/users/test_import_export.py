@@ -158,6 +158,9 @@ async def test_invalid_records_are_reported_by_index_and_line(broker: Broker) ->
     dropped = await _import(broker, [_user(2, password_hash="$2b$10$x")],
                             drop_password_hashes=True)
     assert dropped.inserted == 1
+    nul = await _import(broker, [_user(8, user_metadata={"k": ["x\x00y"]}),
+                                 _user(9, name="a back\\u0000slash is text")])
+    assert nul.failed == 1 and "NUL" in nul.errors[0].message and nul.errors[0].index == 0
 
 
 @pytest.mark.parametrize("text, line", [
