@@ -63,7 +63,8 @@ def test_login_with_redirect_gives_the_normalized_profile(
     wait_ready(page)
     screenshot(page, "signed-in")
 
-    assert page.evaluate("app.callback") == {"ok": {}}, page.locator("#error").text_content()
+    callback = page.evaluate("app.callback")  # handleRedirectCallback's result
+    assert "ok" in callback, callback
     user = page.evaluate("app.client.getUser()")
     assert user["sub"] == f"oidc|{spa['connection']}|alice"
     assert user["email"] == "alice@example.com"
@@ -74,3 +75,77 @@ def test_login_with_redirect_gives_the_normalized_profile(
     assert claims["iss"] == live.issuer and claims["aud"] == spa["client_id"]
     assert token["id_token"] == claims["__raw"]
     assert token["access_token"]
+
+
+def test_a_reload_signs_in_silently_with_the_broker_session(
+        page: Any, live: LiveBroker, spa: dict[str, Any],
+        screenshot: Callable[..., Path]) -> None:
+    open_app(page, live, spa)  # cacheLocation "memory": a reload forgets every token
+    log_in(page, live, spa, "bob")
+    silent: list[str] = []
+    page.on("request", lambda req: silent.append(req.url)
+            if "/authorize?" in req.url and "prompt=none" in req.url else None)
+
+    page.reload()
+    wait_ready(page)
+    screenshot(page, "after-reload")
+
+    # createAuth0Client's checkSession: a hidden iframe, answered by postMessage.
+    assert len(silent) == 1 and "response_mode=web_message" in silent[0], silent
+    assert page.locator("#status").text_content() == "signed in"
+    assert page.evaluate("app.client.getUser()")["sub"] == f"oidc|{spa['connection']}|bob"
+    token = call(page, "app.client.getTokenSilently({cacheMode: 'off'})")
+    assert isinstance(token.get("ok"), str), token
+    assert len(silent) == 2  # cacheMode off: one more silent authorization, no page change
+
+
+def token_response(page: Any, action: Callable[[], Any]) -> dict[str, Any]:
+    """The JSON body of the /oauth/token call the SDK makes during ``action``."""
+    with page.expect_response(lambda r: r.url.endswith("/oauth/token")) as info:
+        action()
+    body: dict[str, Any] = info.value.json()
+    assert info.value.status == 200, body
+    return body
+
+
+def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(
+        page: Any, live: LiveBroker, spa: dict[str, Any],
+        screenshot: Callable[..., Path]) -> None:
+    open_app(page, live, spa, useRefreshTokens=True)
+    first = token_response(page, lambda: log_in(page, live, spa))
+    assert "offline_access" in first["scope"].split() and first["refresh_token"]
+
+    second = token_response(page, lambda: call(
+        page, "app.client.getTokenSilently({cacheMode: 'off'})"))
+    assert second["refresh_token"] != first["refresh_token"]  # rotated
+    assert second["access_token"] != first["access_token"]
+    screenshot(page, "refreshed")
+
+    # Someone replays the first refresh token, already used by the app: the family dies.
+    replay = live.token(grant_type="refresh_token", client_id=spa["client_id"],
+                        refresh_token=first["refresh_token"])
+    assert replay.status_code in (400, 403) and replay.json()["error"] == "invalid_grant"
+
+    result = call(page, "app.client.getTokenSilently({cacheMode: 'off'})")
+    assert result.get("error") == "invalid_grant", result
+    latest = live.token(grant_type="refresh_token", client_id=spa["client_id"],
+                        refresh_token=second["refresh_token"])
+    assert latest.json()["error"] == "invalid_grant"
+
+
+def test_logout_returns_to_the_app_and_ends_the_broker_session(
+        page: Any, live: LiveBroker, spa: dict[str, Any],
+        screenshot: Callable[..., Path]) -> None:
+    open_app(page, live, spa)
+    log_in(page, live, spa)
+    assert call(page, "app.client.getTokenSilently({cacheMode: 'off'})").get("ok")
+
+    page.locator("#logout").click()
+    page.wait_for_url(spa["redirect"])  # returnTo is in the client's allowed logout URLs
+    wait_ready(page)
+    screenshot(page, "logged-out")
+
+    assert page.locator("#status").text_content() == "signed out"
+    # The broker's session is gone: a silent authorization (prompt=none) needs a login now.
+    result = call(page, "app.client.getTokenSilently({cacheMode: 'off'})")
+    assert result.get("error") == "login_required", result
