@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from enum import Enum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +15,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Mode(str, Enum):
     development = "development"
     production = "production"
+
+
+# The languages of the hosted pages: one catalog each in http/locales/ (a test keeps the two
+# lists equal).
+HOSTED_PAGE_LOCALES = ("en", "de", "es")
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -109,6 +115,44 @@ class Settings(BaseSettings):
     event_retry_first_s: float = Field(default=30.0, gt=0)
     event_retry_max_s: float = Field(default=3600.0, gt=0)
     event_give_up_after_s: int = Field(default=3 * 86_400, ge=0)
+    # Hosted pages (docs/hosted-pages.md). Colours and the logo URL end up in CSS and HTML,
+    # so they are held to strict shapes here rather than escaped later.
+    default_locale: str = "en"
+    branding_name: str = Field(default="idbroker", min_length=1, max_length=80)
+    branding_logo_url: str | None = None
+    branding_primary_color: str = "#1f5fbf"
+    branding_page_background: str = "#f4f5f7"
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale_is_supported(cls, value: str) -> str:
+        if value not in HOSTED_PAGE_LOCALES:
+            raise ValueError("IDBROKER_DEFAULT_LOCALE must be one of "
+                             + ", ".join(HOSTED_PAGE_LOCALES))
+        return value
+
+    @field_validator("branding_primary_color", "branding_page_background")
+    @classmethod
+    def _colour_is_hex(cls, value: str) -> str:
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+            raise ValueError("a branding colour must be written #rrggbb")
+        return value.lower()
+
+    @field_validator("branding_logo_url")
+    @classmethod
+    def _logo_is_https_or_relative(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if len(value) > 2048 or not re.fullmatch(r"[A-Za-z0-9\-._~:/?#\[\]@!$&*+,;=%]+", value):
+            raise ValueError("IDBROKER_BRANDING_LOGO_URL contains characters a URL cannot have")
+        parts = urlsplit(value)
+        relative = not parts.scheme and not parts.netloc and value.startswith("/") \
+            and not value.startswith("//")
+        absolute = parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc
+        if not (relative or absolute):
+            raise ValueError("IDBROKER_BRANDING_LOGO_URL must be an https URL or a path "
+                             "starting with /")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

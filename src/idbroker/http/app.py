@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from idbroker.errors import NotFound
-from idbroker.http import management_routes, oauth_routes, openapi, operations
+from idbroker.http import management_routes, oauth_routes, openapi, operations, pages
 from idbroker.http import identity_tokens_routes  # noqa: F401  (registers operations)
 from idbroker.http import users_routes  # noqa: F401  (registers operations)
 from idbroker.http import resource_servers_routes  # noqa: F401  (registers operations)
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             await started.close()
 
     app = Starlette(
-        routes=[*oauth_routes.routes, *openapi.routes, *operations.routes(),
+        routes=[*oauth_routes.routes, *pages.routes, *openapi.routes, *operations.routes(),
                 *lock_client_routes.routes, *(extra_routes or [])],
         middleware=[Middleware(AccessLog), Middleware(SecurityHeaders), Middleware(RejectNul),
                     Middleware(RateLimit)],

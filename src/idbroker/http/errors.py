@@ -10,13 +10,13 @@ import logging
 import traceback
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from idbroker.errors import (
     AuthorizeRequestError, IdbrokerError, InvalidToken, ManagementError, OAuthError,
     Unauthorized, UpstreamError,
 )
-from idbroker.http.pages import render_page
+from idbroker.http.pages import html_page
 from idbroker.oauth.client_auth import BasicAuthFailed
 
 log = logging.getLogger("idbroker.http")
@@ -53,9 +53,27 @@ def management_response(exc: ManagementError) -> Response:
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
-def page_response(title: str, message: str, status: int) -> Response:
-    return HTMLResponse(render_page("error.html", title=title, message=message),
-                        status_code=status, headers=NO_STORE)
+# What the person should do, for the descriptions that have a translated explanation; any
+# other description is shown only as a detail for the app's developer, under a general
+# explanation. Never an internal detail: only an error's public description reaches a page.
+PAGE_MESSAGES = {
+    "The sign-in could not be completed: it expired or was already used. Start again.":
+        "error.expired",
+    "The sign-in could not be completed: it was started in another browser.":
+        "error.other_browser",
+    "The sign-in could not be completed: missing state.": "error.incomplete",
+}
+
+
+def page_response(request: Request, status: int, description: str | None = None) -> Response:
+    """The error page of a browser path, in the person's language (pages.locale_for)."""
+    if status >= 500:
+        key, detail = "error.server_body", None
+    else:
+        key = PAGE_MESSAGES.get(description or "", "error.request_invalid")
+        detail = None if description in PAGE_MESSAGES else description
+    return html_page(request, "error.html", status=status, headers=NO_STORE, http_status=status,
+                     message_key=key, detail=detail)
 
 
 async def handle_idbroker_error(request: Request, exc: Exception) -> Response:
@@ -67,7 +85,7 @@ async def handle_idbroker_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, OAuthError):
         return oauth_response(exc)
     if isinstance(exc, AuthorizeRequestError):
-        return page_response("Sign-in error", exc.description, 400)
+        return page_response(request, 400, exc.description)
     if isinstance(exc, UpstreamError):
         return oauth_response(exc.oauth_error(exc.description))
     return unexpected(request, exc)
@@ -81,7 +99,7 @@ def unexpected(request: Request, exc: Exception) -> Response:
         return JSONResponse({"statusCode": 500, "error": "Internal Server Error",
                              "message": "Internal error"}, status_code=500, headers=NO_STORE)
     if request.url.path in ("/authorize", "/login/callback", "/v2/logout"):
-        return page_response("Something went wrong", "The request could not be completed.", 500)
+        return page_response(request, 500)
     return JSONResponse({"error": "server_error",
                          "error_description": "The server could not complete the request."},
                         status_code=500, headers=NO_STORE)

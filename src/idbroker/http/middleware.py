@@ -7,19 +7,31 @@ import logging
 import time
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from idbroker.http.pages import render_page
+from idbroker.http.pages import branding_for, csp_for, locale_for, render_page
 
 access_log = logging.getLogger("idbroker.access")
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
 }
 BROWSER_PATHS = frozenset({"/authorize", "/login/callback", "/v2/logout"})
-HTML_CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+
+
+def _frames_allowed(csp: str | None) -> bool:
+    """A response whose own CSP names frame ancestors other than 'none' (the web_message
+    page, framed by the app) keeps that policy; X-Frame-Options DENY would override it in
+    browsers that ignore frame-ancestors."""
+    if not csp:
+        return False
+    for directive in csp.split(";"):
+        name, _, value = directive.strip().partition(" ")
+        if name.lower() == "frame-ancestors":
+            return value.strip() != "'none'"
+    return False
 
 
 class SecurityHeaders:
@@ -37,7 +49,11 @@ class SecurityHeaders:
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
                 if headers.get("content-type", "").startswith("text/html"):
-                    headers.setdefault("Content-Security-Policy", HTML_CSP)
+                    # Defaults only: a page that set its own policy (form_post, web_message)
+                    # keeps it.
+                    headers.setdefault("Content-Security-Policy", csp_for(HTTPConnection(scope)))
+                if not _frames_allowed(headers.get("content-security-policy")):
+                    headers.setdefault("X-Frame-Options", "DENY")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -77,7 +93,7 @@ class RejectNul:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _carries_nul(scope):
-            content_type, body = _nul_refusal(scope["path"])
+            content_type, body = _nul_refusal(scope)
             await send({"type": "http.response.start", "status": 400, "headers": [
                 (b"content-type", content_type), (b"cache-control", b"no-store")]})
             await send({"type": "http.response.body", "body": body})
@@ -85,12 +101,14 @@ class RejectNul:
         await self.app(scope, receive, send)
 
 
-def _nul_refusal(path: str) -> tuple[bytes, bytes]:
+def _nul_refusal(scope: Scope) -> tuple[bytes, bytes]:
     """The refusal in the shape the endpoint's clients expect: a page where a browser
     navigated (no redirect, the target is untrusted), Auth0 shapes elsewhere."""
+    path = scope["path"]
     if path in BROWSER_PATHS:
-        page = render_page("error.html", title="Sign-in error",
-                           message="The request contains characters that are not allowed.")
+        conn = HTTPConnection(scope)
+        page = render_page("error.html", locale=locale_for(conn), branding=branding_for(conn),
+                           http_status=400, message_key="error.bad_characters")
         return b"text/html; charset=utf-8", page.encode()
     if path.startswith("/api/v2/"):
         return b"application/json", (b'{"statusCode":400,"error":"Bad Request","message":"NUL '

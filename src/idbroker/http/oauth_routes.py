@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from idbroker.errors import AuthorizeRequestError, InvalidToken
 from idbroker.http.errors import NO_STORE
-from idbroker.http.pages import render_page
+from idbroker.http.pages import html_page, locale_for, remember_locale, render_page
 from idbroker.http.requests import client_ip, read_body
 from idbroker.oauth import scopes
 from idbroker.oauth.authorize import ClientRedirect, LoginPage, UpstreamRedirect, authorize, \
@@ -29,11 +29,11 @@ def _rt(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def client_redirect(out: ClientRedirect) -> Response:
+def client_redirect(out: ClientRedirect, request: Request | None = None) -> Response:
     if out.response_mode == "form_post":
         nonce = secrets.token_urlsafe(16)
-        html = render_page("form_post.html", action=out.redirect_uri,
-                           fields=list(out.params.items()), nonce=nonce)
+        html = render_page("form_post.html", locale=locale_for(request) if request else "en",
+                           action=out.redirect_uri, fields=list(out.params.items()), nonce=nonce)
         return HTMLResponse(html, headers={**NO_STORE, "Content-Security-Policy":
                                            f"default-src 'none'; script-src 'nonce-{nonce}'; "
                                            "form-action *; frame-ancestors 'none'"})
@@ -42,25 +42,26 @@ def client_redirect(out: ClientRedirect) -> Response:
                             status_code=302, headers=NO_STORE)
 
 
-def login_page(rt: Runtime, page: LoginPage) -> Response:
+def login_page(request: Request, page: LoginPage) -> Response:
     base = [(k, v) for k, v in page.query if k != "connection"]
     items = [{"label": c.display_name or c.name,
               "href": "/authorize?" + urlencode([*base, ("connection", c.name)])}
              for c in page.connections]
-    html = render_page("login.html", title="Sign in", client_name=page.client.name,
-                       connections=items)
-    return HTMLResponse(html, headers=NO_STORE)
+    return html_page(request, "login.html", client_name=page.client.name, connections=items)
 
 
 async def authorize_endpoint(request: Request) -> Response:
     rt = _rt(request)
     outcome = await authorize(rt, request.query_params.multi_items())
     if isinstance(outcome, LoginPage):
-        return login_page(rt, outcome)
+        response = login_page(request, outcome)
+        remember_locale(response, request)
+        return response
     if isinstance(outcome, ClientRedirect):
-        return client_redirect(outcome)
+        return client_redirect(outcome, request)
     assert isinstance(outcome, UpstreamRedirect)
     response = RedirectResponse(outcome.url, status_code=302, headers=NO_STORE)
+    remember_locale(response, request)
     name, value = outcome.binding_cookie
     response.set_cookie(name, value, max_age=rt.settings.login_transaction_ttl,
                         path="/login/callback", httponly=True, samesite="lax",
@@ -75,10 +76,10 @@ async def callback_endpoint(request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=50)
         params = {k: v for k, v in form.items() if isinstance(v, str)}
         if needs_resubmit(params, request.cookies):
-            return resubmit_page(rt, params)
+            return resubmit_page(rt, params, request)
         params.pop(RESUBMIT_FIELD, None)
     out, cookie_name = await finish_login(rt, params, request.cookies, client_ip(request))
-    response = client_redirect(out)
+    response = client_redirect(out, request)
     response.delete_cookie(cookie_name, path="/login/callback")
     return response
 
@@ -96,11 +97,12 @@ def needs_resubmit(params: dict[str, str], cookies: dict[str, str]) -> bool:
             and binding_cookie_name(state or "") not in cookies)
 
 
-def resubmit_page(rt: Runtime, params: dict[str, str]) -> Response:
+def resubmit_page(rt: Runtime, params: dict[str, str], request: Request) -> Response:
     # Nothing is read or consumed here: the transaction is taken by the re-posted request.
     nonce = secrets.token_urlsafe(16)
     fields = [*params.items(), (RESUBMIT_FIELD, "1")]
-    html = render_page("form_post.html", action=rt.callback_url, fields=fields, nonce=nonce)
+    html = render_page("form_post.html", locale=locale_for(request), action=rt.callback_url,
+                       fields=fields, nonce=nonce)
     return HTMLResponse(html, headers={**NO_STORE, "Referrer-Policy": "no-referrer",
                                        "Content-Security-Policy":
                                        f"default-src 'none'; script-src 'nonce-{nonce}'; "
@@ -147,7 +149,7 @@ async def logout_endpoint(request: Request) -> Response:
     return_to = request.query_params.get("returnTo")
     client_id = request.query_params.get("client_id")
     if return_to is None:
-        return HTMLResponse(render_page("logged_out.html", title="Signed out"), headers=NO_STORE)
+        return html_page(request, "logged_out.html")
     if client_id:
         client = await rt.store.get_client(client_id)
         allowed = client.allowed_logout_urls if client else []

@@ -206,8 +206,12 @@ async def openapi_endpoint(request: Request) -> Response:
 
 
 async def reference_endpoint(request: Request) -> Response:
+    # Its styles are inline (one self-contained page), so it has its own policy rather than
+    # the hosted pages' style-src 'self'.
     return HTMLResponse(reference_page.render(document(_server_url(request))),
-                        headers={"Cache-Control": "no-cache"})
+                        headers={"Cache-Control": "no-cache", "Content-Security-Policy":
+                                 "default-src 'none'; style-src 'unsafe-inline'; "
+                                 "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"})
 
 
 routes = [
