@@ -141,7 +141,9 @@ async def userinfo_endpoint(request: Request) -> Response:
     user = await rt.store.get_user(verified.subject)
     if user is None or user.blocked:
         raise InvalidToken("The user is blocked or no longer exists")
-    return JSONResponse({"sub": user.user_id, **claims_for(user, granted)}, headers=NO_STORE)
+    # user_id as well as sub: Auth0's profile (Lock's getUserInfo, auth0-js) reads user_id.
+    return JSONResponse({"sub": user.user_id, "user_id": user.user_id,
+                         **claims_for(user, granted)}, headers=NO_STORE)
 
 
 async def logout_endpoint(request: Request) -> Response:
