@@ -271,3 +271,39 @@ class VaultError(IdbrokerError):
     """Encrypted material could not be opened: wrong key, tampered row, or missing key."""
 
     description = "Stored credentials could not be decrypted."
+
+
+# --- Database connections (username/password accounts, dbconn/) ---------------------------
+
+
+class TooManyAttempts(OAuthError):
+    """Brute-force protection: this address is blocked for this identifier (or refused for
+    too many failures across identifiers). Auth0's /co/authenticate answer."""
+
+    error = "too_many_attempts"
+    status_code = 429
+    description = ("Too many failed login attempts from your address. Reset your password "
+                   "or try again later.")
+
+
+class DatabaseConnectionError(IdbrokerError):
+    """Auth0's legacy error shape of /dbconnections/* and /usernamepassword/*:
+    ``{"name", "code", "description", "statusCode"}``, which Lock and auth0-js read
+    (``code``/``description``). ``body`` adds members (a password policy's rules)."""
+
+    status_code: int = 400
+    name: str = "BadRequestError"
+    code: str = "bad.request"
+    description = "The request is invalid."
+
+    def __init__(self, description: str | None = None, *, code: str | None = None,
+                 name: str | None = None, status_code: int | None = None,
+                 body: dict[str, object] | None = None, detail: str | None = None) -> None:
+        super().__init__(description, detail=detail)
+        if code is not None:
+            self.code = code
+        if name is not None:
+            self.name = name
+        if status_code is not None:
+            self.status_code = status_code
+        self.body = body or {}

@@ -118,6 +118,27 @@ class Settings(BaseSettings):
     # Hosted pages (docs/hosted-pages.md). Colours and the logo URL end up in CSS and HTML,
     # so they are held to strict shapes here rather than escaped later.
     default_locale: str = "en"
+    # Database connections (dbconn/, docs/database-connections.md). argon2id at OWASP's
+    # first recommendation: 19 MiB, 2 passes, 1 lane.
+    password_hash_memory_kib: int = Field(default=19_456, ge=8, le=4_194_304)
+    password_hash_time_cost: int = Field(default=2, ge=1, le=100)
+    password_hash_parallelism: int = Field(default=1, ge=1, le=64)
+    brute_force_max_attempts: int = Field(default=10, ge=1)
+    brute_force_block_s: int = Field(default=86_400, ge=60)
+    brute_force_ip_limit: int = Field(default=100, ge=1)
+    brute_force_ip_window_s: int = Field(default=3600, ge=60)
+    login_ticket_ttl: int = Field(default=60, ge=5, le=600)
+    password_reset_ticket_ttl: int = Field(default=3600, ge=60)
+    email_verification_ticket_ttl: int = Field(default=5 * 86_400, ge=60)
+    # Mail (dbconn/mailer.py, docs/mailer.md): SMTP when a host is set, else .eml files.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: str = Field(default="starttls", pattern="^(starttls|tls|none)$")
+    smtp_timeout: float = Field(default=10.0, gt=0, le=120)
+    mail_from: str = "idbroker <no-reply@localhost>"
+    mail_outbox_dir: Path | None = None
     branding_name: str = Field(default="idbroker", min_length=1, max_length=80)
     branding_logo_url: str | None = None
     branding_primary_color: str = "#1f5fbf"

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from idbroker.errors import (
-    AuthorizeRequestError, IdbrokerError, InvalidToken, ManagementError, OAuthError,
-    Unauthorized, UpstreamError,
+    AuthorizeRequestError, DatabaseConnectionError, IdbrokerError, InvalidToken, ManagementError,
+    OAuthError, Unauthorized, UpstreamError,
 )
 from idbroker.http.pages import html_page
 from idbroker.oauth.client_auth import BasicAuthFailed
@@ -53,6 +53,12 @@ def management_response(exc: ManagementError) -> Response:
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
+def database_connection_response(exc: DatabaseConnectionError) -> Response:
+    body = {"name": exc.name, "code": exc.code, "description": exc.description, **exc.body,
+            "statusCode": exc.status_code}
+    return JSONResponse(body, status_code=exc.status_code, headers=NO_STORE)
+
+
 # What the person should do, for the descriptions that have a translated explanation; any
 # other description is shown only as a detail for the app's developer, under a general
 # explanation. Never an internal detail: only an error's public description reaches a page.
@@ -82,6 +88,8 @@ async def handle_idbroker_error(request: Request, exc: Exception) -> Response:
              f" ({exc.detail})" if exc.detail else "")
     if isinstance(exc, ManagementError):
         return management_response(exc)
+    if isinstance(exc, DatabaseConnectionError):
+        return database_connection_response(exc)
     if isinstance(exc, OAuthError):
         return oauth_response(exc)
     if isinstance(exc, AuthorizeRequestError):

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from idbroker.connectors.base import UpstreamPolicy
 from idbroker.connectors.registry import split_secrets, validate
+from idbroker.dbconn import STRATEGY as DATABASE_STRATEGY
+from idbroker.dbconn.options import parse_options
 from idbroker.errors import BadRequest, ConfigurationError, NotFound
 from idbroker.management.validation import parse
 from idbroker.vault.records import Connection
@@ -61,7 +63,10 @@ def render(connection: Connection) -> dict[str, Any]:
 
 def _validated(strategy: str, options: dict[str, Any], policy: UpstreamPolicy) -> None:
     try:
-        validate(strategy, options, policy)
+        if strategy == DATABASE_STRATEGY:
+            parse_options(options)
+        else:
+            validate(strategy, options, policy)
     except ConfigurationError as exc:
         raise BadRequest(f"Payload validation error: {exc.description}") from exc
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from idbroker.errors import BadRequest, NotFound
+from idbroker.dbconn import STRATEGY as DATABASE_STRATEGY
 from idbroker.lifecycle.outbox import USER_DELETED, emit_event, enqueue_revocation
 from idbroker.management.users import checked_user_id, render_user
 from idbroker.management.validation import parse
@@ -123,6 +124,8 @@ class UserChanges(_Profile):
     blocked: bool | None = None
     # Sent by the SDKs alongside email/username changes; there is one upstream per identity.
     connection: str | None = Field(default=None, max_length=128)
+    # A new password for a user of a database connection (management/database_users.py).
+    password: str | None = Field(default=None, max_length=1024)
     client_id: str | None = Field(default=None, max_length=64)
 
 
@@ -142,6 +145,12 @@ def _upstream_issuer(connector: Any) -> str:
 
 
 async def create(rt: Runtime, body: Any) -> dict[str, Any]:
+    if isinstance(body, dict) and isinstance(body.get("connection"), str):
+        named = await rt.store.get_connection_by_name(body["connection"][:128])
+        if named is not None and named.strategy == DATABASE_STRATEGY:
+            # A username/password account (management/database_users.py).
+            from idbroker.management import database_users
+            return await database_users.create(rt, named, body)
     data = parse(UserCreate, body)
     connection = await rt.store.get_connection_by_name(data.connection)
     if connection is None:
@@ -177,6 +186,14 @@ async def update(rt: Runtime, user_id: str, body: Any) -> dict[str, Any]:
         if flag in sent and getattr(data, flag) is None:
             raise BadRequest(f"Payload validation error: must be true or false (at {flag})")
     root = {k: getattr(data, k) for k in sent if k in user_writes.ROOT_COLUMNS}
+    if sent & {"password", "email", "username"}:
+        from idbroker.management import database_users
+        if "password" in sent:
+            if not data.password:
+                raise BadRequest("Payload validation error: must be a non-empty string "
+                                 "(at password)")
+            await database_users.set_password(rt, checked_user_id(user_id), data.password)
+        await database_users.sync_identifiers(rt, checked_user_id(user_id), root)
     found = await user_writes.patch_user(
         rt.store, checked_user_id(user_id), root,
         app_metadata=_metadata_change(data.app_metadata, "app_metadata" in sent),

@@ -174,6 +174,34 @@ refresh_tokens = sa.Table(
     sa.Column("created_at", Millis, nullable=False),
 )
 
+# A person's sign-in at the broker (docs/sessions.md). The browser holds a random cookie;
+# only its keyed digest is stored. ``id`` is the public ``sid`` claim, not a secret.
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("cookie_digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.String(300), sa.ForeignKey("users.user_id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("connection", sa.String(128), nullable=False),
+    sa.Column("clients", sa.JSON, nullable=False, default=list),
+    sa.Column("auth_time", Millis, nullable=False),
+    sa.Column("last_active_at", Millis, nullable=False),
+    sa.Column("idle_expires_at", Millis, nullable=False, index=True),
+    sa.Column("expires_at", Millis, nullable=False),
+    sa.Column("created_at", Millis, nullable=False),
+)
+
+# What a person allowed a third-party application (docs/sessions.md#consent).
+consents = sa.Table(
+    "consents", metadata,
+    sa.Column("user_id", sa.String(300), sa.ForeignKey("users.user_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("scope", sa.JSON, nullable=False, default=list),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+)
+
 audit_log = sa.Table(
     "audit_log", metadata,
     sa.Column("id", sa.String(40), primary_key=True),
@@ -291,4 +319,53 @@ event_deliveries = sa.Table(
     sa.Column("updated_at", Millis, nullable=False),
     sa.UniqueConstraint("event_id", "endpoint_id", name="uq_event_deliveries_event_endpoint"),
     sa.Index("ix_event_deliveries_status_next", "status", "next_attempt_at"),
+)
+
+# Database connections (strategy "auth0", dbconn/): the argon2id hash of a user's password,
+# with the login identifiers it answers to. Normalised (lower-case) identifiers are unique
+# per connection; the password itself is never stored (docs/database-connections.md).
+password_credentials = sa.Table(
+    "password_credentials", metadata,
+    sa.Column("user_id", sa.String(300), sa.ForeignKey("users.user_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("connection_id", sa.String(40), nullable=False),
+    sa.Column("email", sa.String(320)),
+    sa.Column("username", sa.String(128)),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", Millis, nullable=False),
+    sa.Column("updated_at", Millis, nullable=False),
+    sa.UniqueConstraint("connection_id", "email", name="uq_password_credentials_conn_email"),
+    sa.UniqueConstraint("connection_id", "username",
+                        name="uq_password_credentials_conn_username"),
+)
+
+# Single-use tickets of database connections: "login" (POST /co/authenticate → /authorize
+# ?login_ticket=), "reset" (password reset link), "verify" (email verification link). Only
+# the keyed digest of a ticket is stored; redemption is one conditional update.
+credential_tickets = sa.Table(
+    "credential_tickets", metadata,
+    sa.Column("digest", sa.String(96), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("user_id", sa.String(300), sa.ForeignKey("users.user_id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("connection_id", sa.String(40), nullable=False),
+    sa.Column("client_id", sa.String(64)),
+    # Digest of the browser-binding cookie set with a login ticket (none for mailed links).
+    sa.Column("binding_digest", sa.String(96)),
+    sa.Column("consumed", sa.Boolean, nullable=False, default=False),
+    sa.Column("expires_at", Millis, nullable=False, index=True),
+    sa.Column("created_at", Millis, nullable=False),
+)
+
+# Failed password logins (dbconn/bruteforce.py). ``account`` is the keyed digest of
+# (connection, normalised identifier), or "*" for the per-address count across identifiers;
+# counted whether or not the account exists, so a block reveals nothing.
+login_failures = sa.Table(
+    "login_failures", metadata,
+    sa.Column("account", sa.String(96), primary_key=True),
+    sa.Column("ip", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("window_start", Millis, nullable=False),
+    sa.Column("blocked_at", Millis),
+    sa.Column("updated_at", Millis, nullable=False, index=True),
 )

@@ -107,6 +107,18 @@ def upgrade() -> None:
     with op.batch_alter_table('grants', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_grants_user_id'), ['user_id'], unique=False)
 
+    op.create_table('login_failures',
+    sa.Column('account', sa.String(length=96), nullable=False),
+    sa.Column('ip', sa.String(length=64), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('window_start', sa.BigInteger(), nullable=False),
+    sa.Column('blocked_at', sa.BigInteger(), nullable=True),
+    sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('account', 'ip', name=op.f('pk_login_failures'))
+    )
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_failures_updated_at'), ['updated_at'], unique=False)
+
     op.create_table('login_transactions',
     sa.Column('state_digest', sa.String(length=64), nullable=False),
     sa.Column('sealed', sa.LargeBinary(), nullable=False),
@@ -215,6 +227,32 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_client_grants')),
     sa.UniqueConstraint('client_id', 'audience', name='uq_client_grants_client_audience')
     )
+    op.create_table('consents',
+    sa.Column('user_id', sa.String(length=300), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('scope', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.user_id'], name=op.f('fk_consents_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', 'client_id', name=op.f('pk_consents'))
+    )
+    op.create_table('credential_tickets',
+    sa.Column('digest', sa.String(length=96), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('user_id', sa.String(length=300), nullable=False),
+    sa.Column('connection_id', sa.String(length=40), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=True),
+    sa.Column('binding_digest', sa.String(length=96), nullable=True),
+    sa.Column('consumed', sa.Boolean(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.user_id'], name=op.f('fk_credential_tickets_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('digest', name=op.f('pk_credential_tickets'))
+    )
+    with op.batch_alter_table('credential_tickets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_credential_tickets_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_credential_tickets_user_id'), ['user_id'], unique=False)
+
     op.create_table('event_deliveries',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('event_id', sa.String(length=40), nullable=False),
@@ -262,6 +300,38 @@ def upgrade() -> None:
         batch_op.create_index('ix_identities_token_expires_at', ['token_expires_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_identities_user_id'), ['user_id'], unique=False)
 
+    op.create_table('password_credentials',
+    sa.Column('user_id', sa.String(length=300), nullable=False),
+    sa.Column('connection_id', sa.String(length=40), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=True),
+    sa.Column('username', sa.String(length=128), nullable=True),
+    sa.Column('password_hash', sa.String(length=255), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.user_id'], name=op.f('fk_password_credentials_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_password_credentials')),
+    sa.UniqueConstraint('connection_id', 'email', name='uq_password_credentials_conn_email'),
+    sa.UniqueConstraint('connection_id', 'username', name='uq_password_credentials_conn_username')
+    )
+    op.create_table('sessions',
+    sa.Column('id', sa.String(length=40), nullable=False),
+    sa.Column('cookie_digest', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.String(length=300), nullable=False),
+    sa.Column('connection', sa.String(length=128), nullable=False),
+    sa.Column('clients', sa.JSON(), nullable=False),
+    sa.Column('auth_time', sa.BigInteger(), nullable=False),
+    sa.Column('last_active_at', sa.BigInteger(), nullable=False),
+    sa.Column('idle_expires_at', sa.BigInteger(), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.user_id'], name=op.f('fk_sessions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sessions')),
+    sa.UniqueConstraint('cookie_digest', name=op.f('uq_sessions_cookie_digest'))
+    )
+    with op.batch_alter_table('sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sessions_idle_expires_at'), ['idle_expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sessions_user_id'), ['user_id'], unique=False)
+
     op.create_table('identity_refresh',
     sa.Column('identity_id', sa.String(length=40), nullable=False),
     sa.Column('lease_owner', sa.String(length=40), nullable=True),
@@ -277,6 +347,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('identity_refresh')
+    with op.batch_alter_table('sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sessions_user_id'))
+        batch_op.drop_index(batch_op.f('ix_sessions_idle_expires_at'))
+
+    op.drop_table('sessions')
+    op.drop_table('password_credentials')
     with op.batch_alter_table('identities', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identities_user_id'))
         batch_op.drop_index('ix_identities_token_expires_at')
@@ -289,6 +365,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_event_deliveries_endpoint_id'))
 
     op.drop_table('event_deliveries')
+    with op.batch_alter_table('credential_tickets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_credential_tickets_user_id'))
+        batch_op.drop_index(batch_op.f('ix_credential_tickets_expires_at'))
+
+    op.drop_table('credential_tickets')
+    op.drop_table('consents')
     op.drop_table('client_grants')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_users_nickname'))
@@ -314,6 +396,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_login_transactions_expires_at'))
 
     op.drop_table('login_transactions')
+    with op.batch_alter_table('login_failures', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_failures_updated_at'))
+
+    op.drop_table('login_failures')
     with op.batch_alter_table('grants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_grants_user_id'))
 
