@@ -65,11 +65,22 @@ class UpstreamAuthorization:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamStart:
+    """Where to send the person, and what the connector must get back at the callback."""
+
+    url: str
+    # Per-login data the connector needs again in complete() (OAuth 1.0a: the request
+    # token and its secret). Sealed inside the login transaction; never sent to the browser.
+    connector_state: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamCallback:
     callback_url: str
     params: Mapping[str, str]
     nonce: str
     code_verifier: str
+    connector_state: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -90,9 +101,20 @@ class Connector(Protocol):
 
     def scopes(self, extra: list[str]) -> list[str]: ...
 
+    # A connector that must talk to the upstream before the redirect and keep something
+    # for the callback (OAuth 1.0a) defines ``begin_authorization(request) -> UpstreamStart``
+    # instead; :func:`start_authorization` calls whichever the connector has.
     async def authorization_url(self, request: UpstreamAuthorization) -> str: ...
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin: ...
+
+
+async def start_authorization(connector: Any, request: UpstreamAuthorization) -> UpstreamStart:
+    begin = getattr(connector, "begin_authorization", None)
+    if begin is not None:
+        start: UpstreamStart = await begin(request)
+        return start
+    return UpstreamStart(url=await connector.authorization_url(request))
 
 
 def upstream_params(options: ConnectorOptions, request_params: Mapping[str, str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from idbroker.connectors.base import UpstreamAuthorization
+from idbroker.connectors.base import UpstreamAuthorization, start_authorization
 from idbroker.errors import (
     AccessDenied, AuthorizeRequestError, ConfigurationError, InvalidRequest, LoginRequired,
     OAuthError, TemporarilyUnavailable, UnsupportedResponseType, UpstreamDenied, UpstreamError,
@@ -172,6 +172,11 @@ async def _authorize(rt: Runtime, client: Client, redirect_uri: str, params: dic
     binding = secrets.token_urlsafe(24)
     upstream_nonce = secrets.token_urlsafe(24)
     verifier = pkce.new_verifier()
+    # The connector goes first: an OAuth 1.0a upstream hands out a request token whose
+    # secret must be sealed into the transaction (connector_state).
+    start = await start_authorization(rt.connector(connection), UpstreamAuthorization(
+        callback_url=rt.callback_url, state=state, nonce=upstream_nonce, code_verifier=verifier,
+        extra_scopes=extra_scopes, request_params=params))
     await rt.store.put_transaction(state, {
         "client_id": client.client_id, "redirect_uri": redirect_uri,
         "response_mode": params.get("response_mode") or "query",
@@ -180,9 +185,6 @@ async def _authorize(rt: Runtime, client: Client, redirect_uri: str, params: dic
         "code_challenge": params.get("code_challenge"),
         "connection_id": connection.id, "upstream_nonce": upstream_nonce,
         "upstream_verifier": verifier, "binding": binding, "extra_scopes": extra_scopes,
+        "connector_state": start.connector_state,
     }, rt.settings.login_transaction_ttl)
-    connector = rt.connector(connection)
-    url = await connector.authorization_url(UpstreamAuthorization(
-        callback_url=rt.callback_url, state=state, nonce=upstream_nonce, code_verifier=verifier,
-        extra_scopes=extra_scopes, request_params=params))
-    return UpstreamRedirect(url=url, binding_cookie=(binding_cookie_name(state), binding))
+    return UpstreamRedirect(url=start.url, binding_cookie=(binding_cookie_name(state), binding))

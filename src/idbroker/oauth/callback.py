@@ -50,7 +50,8 @@ async def finish_login(rt: Runtime, params: Mapping[str, str], cookies: Mapping[
         connector = rt.connector(connection)
         login = await connector.complete(UpstreamCallback(
             callback_url=rt.callback_url, params=params, nonce=tx["upstream_nonce"],
-            code_verifier=tx["upstream_verifier"]))
+            code_verifier=tx["upstream_verifier"],
+            connector_state=tx.get("connector_state") or {}))
     except (UpstreamError, ConfigurationError) as exc:
         log.warning("upstream login failed on connection %s: %s", connection.name, exc.detail)
         await rt.store.audit("f", description=exc.description, client_id=tx["client_id"],

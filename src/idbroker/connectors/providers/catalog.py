@@ -19,7 +19,7 @@ from typing import Literal
 class ProviderSpec:
     strategy: str  # Auth0's strategy name, also the identity ``provider``
     display_name: str
-    protocol: Literal["oidc", "oauth2"]
+    protocol: Literal["oidc", "oauth2", "oauth1"]
     default_scopes: tuple[str, ...]
     # Authorize parameters sent when the login asks for offline access (refresh tokens).
     offline_params: dict[str, str]

@@ -1,5 +1,5 @@
 """Sign in with X (Twitter) over OAuth 2.0 (``strategy: "twitter-oauth2"``; Auth0's own
-``twitter`` strategy is OAuth 1.0a, which idbroker does not implement).
+``twitter`` strategy is OAuth 1.0a: providers/twitter.py).
 
 X specifics (docs.x.com, "OAuth 2.0 Authorization Code Flow with PKCE", "How to connect to
 endpoints using OAuth 2.0", "GET /2/users/me"): PKCE is mandatory; a confidential client
