@@ -12,6 +12,7 @@ import httpx
 
 from idbroker.bootstrap import ensure_bootstrap_client
 from idbroker.encoding import s256
+from idbroker.oauth.sessions import SESSION_COOKIE
 from idbroker.runtime import Runtime
 from tests.fakes.oidc_upstream import FakeOIDCUpstream
 
@@ -110,8 +111,17 @@ class Broker:
         params.update(extra)
         return params, verifier, nonce
 
-    async def start(self, params: dict[str, str]) -> httpx.Response:
+    async def start(self, params: dict[str, str], keep_session: bool = False) -> httpx.Response:
+        """GET /authorize. Unless ``keep_session``, the browser first forgets its login
+        session, so the request really goes to the login page or the upstream (tests of
+        single sign-on keep it: tests/functional/sessions/)."""
+        if not keep_session:
+            self.forget_session()
         return await self.http.get("/authorize?" + urlencode(params))
+
+    def forget_session(self) -> None:
+        for cookie in [c for c in self.http.cookies.jar if c.name == SESSION_COOKIE]:
+            self.http.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
 
     async def through_upstream(self, response: httpx.Response) -> httpx.Response:
         """Follow the broker's redirect to the upstream; return the upstream's answer."""

@@ -74,6 +74,20 @@ class LoginRequired(OAuthError):
     description = "Login required."
 
 
+class ConsentRequired(OAuthError):
+    """prompt=none, and the person has not yet allowed this third-party application."""
+
+    error = "consent_required"
+    description = "Consent required."
+
+
+class InteractionRequired(OAuthError):
+    """prompt=none, and the answer needs the person (e.g. a trip to the upstream IdP)."""
+
+    error = "interaction_required"
+    description = "Interaction required."
+
+
 class InvalidToken(OAuthError):
     """A bearer token presented to a protected resource (RFC 6750)."""
 

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     authorization_code_ttl: int = 60
     login_transaction_ttl: int = 600
     refresh_token_ttl: int = 30 * 86_400
+    # Broker login sessions (docs/sessions.md): Auth0's defaults, 3 days idle, 30 days in all.
+    session_idle_ttl: int = Field(default=3 * 86_400, gt=0)
+    session_absolute_ttl: int = Field(default=30 * 86_400, gt=0)
     upstream_timeout: float = 10.0
     # Upstream IdPs over plain http are only for local development and the demo.
     allow_insecure_upstreams: bool | None = None
@@ -115,9 +118,6 @@ class Settings(BaseSettings):
     event_retry_first_s: float = Field(default=30.0, gt=0)
     event_retry_max_s: float = Field(default=3600.0, gt=0)
     event_give_up_after_s: int = Field(default=3 * 86_400, ge=0)
-    # Hosted pages (docs/hosted-pages.md). Colours and the logo URL end up in CSS and HTML,
-    # so they are held to strict shapes here rather than escaped later.
-    default_locale: str = "en"
     # Database connections (dbconn/, docs/database-connections.md). argon2id at OWASP's
     # first recommendation: 19 MiB, 2 passes, 1 lane.
     password_hash_memory_kib: int = Field(default=19_456, ge=8, le=4_194_304)
@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=10.0, gt=0, le=120)
     mail_from: str = "idbroker <no-reply@localhost>"
     mail_outbox_dir: Path | None = None
+    # Hosted pages (docs/hosted-pages.md). Colours and the logo URL end up in CSS and HTML,
+    # so they are held to strict shapes here rather than escaped later.
+    default_locale: str = "en"
     branding_name: str = Field(default="idbroker", min_length=1, max_length=80)
     branding_logo_url: str | None = None
     branding_primary_color: str = "#1f5fbf"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from idbroker.oauth.sessions import SESSION_COOKIE
 from idbroker.vault.schema import metadata
 from tests.support import Broker
 
@@ -40,6 +41,7 @@ async def test_canary_tokens_never_stored_or_logged_in_clear(
     app = await broker.web_app()
     connection = await broker.oidc_connection([app["client_id"]])
     login = await broker.login(app)
+    session_cookie = broker.http.cookies[SESSION_COOKIE]
     code = login.params["code"]
     tokens = (await broker.exchange(app, login)).json()
     upstream = broker.upstream.issued[-1]
@@ -66,6 +68,8 @@ async def test_canary_tokens_never_stored_or_logged_in_clear(
         "app client secret": app["client_secret"],
         "authorization code": code,
         "our refresh token": tokens["refresh_token"],
+        "login session cookie": session_cookie,
+        "second login session cookie": broker.http.cookies[SESSION_COOKIE],
     }
     stored = await _stored_bytes(broker, broker.runtime.settings.data_dir)
     logs = caplog.text.encode()

@@ -11,13 +11,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from idbroker.errors import AuthorizeRequestError, InvalidToken
-from idbroker.http.errors import NO_STORE
+from idbroker.errors import IdbrokerError, InvalidToken
+from idbroker.http import cors, dbconnections_pages, session_cookie, session_routes
+from idbroker.http.errors import NO_STORE, handle_idbroker_error
 from idbroker.http.pages import html_page, locale_for, remember_locale, render_page
 from idbroker.http.requests import client_ip, read_body
 from idbroker.oauth import scopes
-from idbroker.oauth.authorize import ClientRedirect, LoginPage, UpstreamRedirect, authorize, \
-    binding_cookie_name
+from idbroker.oauth.authorize import ClientRedirect, ConsentPage, LoginPage, UpstreamRedirect, \
+    authorize, binding_cookie_name
 from idbroker.oauth.callback import finish_login
 from idbroker.oauth.token_endpoint import GRANTS, revoke, token
 from idbroker.oauth.token_request import parse_body
@@ -30,6 +31,8 @@ def _rt(request: Request) -> Runtime:
 
 
 def client_redirect(out: ClientRedirect, request: Request | None = None) -> Response:
+    if out.response_mode == "web_message":
+        return session_routes.web_message_response(out)
     if out.response_mode == "form_post":
         nonce = secrets.token_urlsafe(16)
         html = render_page("form_post.html", locale=locale_for(request) if request else "en",
@@ -43,22 +46,23 @@ def client_redirect(out: ClientRedirect, request: Request | None = None) -> Resp
 
 
 def login_page(request: Request, page: LoginPage) -> Response:
-    base = [(k, v) for k, v in page.query if k != "connection"]
-    items = [{"label": c.display_name or c.name,
-              "href": "/authorize?" + urlencode([*base, ("connection", c.name)])}
-             for c in page.connections]
-    return html_page(request, "login.html", client_name=page.client.name, connections=items)
+    # Connection buttons, and the password form of a database connection.
+    return dbconnections_pages.login_response(request, page)
 
 
 async def authorize_endpoint(request: Request) -> Response:
     rt = _rt(request)
-    outcome = await authorize(rt, request.query_params.multi_items())
+    outcome = await authorize(rt, request.query_params.multi_items(), request.cookies,
+                              client_ip(request))
     if isinstance(outcome, LoginPage):
         response = login_page(request, outcome)
         remember_locale(response, request)
         return response
     if isinstance(outcome, ClientRedirect):
-        return client_redirect(outcome, request)
+        return session_cookie.apply(client_redirect(outcome, request), outcome.session_cookie,
+                                    rt.settings)
+    if isinstance(outcome, ConsentPage):
+        return session_routes.consent_page(request, outcome)
     assert isinstance(outcome, UpstreamRedirect)
     response = RedirectResponse(outcome.url, status_code=302, headers=NO_STORE)
     remember_locale(response, request)
@@ -79,7 +83,11 @@ async def callback_endpoint(request: Request) -> Response:
             return resubmit_page(rt, params, request)
         params.pop(RESUBMIT_FIELD, None)
     out, cookie_name = await finish_login(rt, params, request.cookies, client_ip(request))
-    response = client_redirect(out, request)
+    if isinstance(out, ConsentPage):
+        response = session_routes.consent_page(request, out)
+    else:
+        response = session_cookie.apply(client_redirect(out, request), out.session_cookie,
+                                        rt.settings)
     response.delete_cookie(cookie_name, path="/login/callback")
     return response
 
@@ -111,21 +119,46 @@ def resubmit_page(rt: Runtime, params: dict[str, str], request: Request) -> Resp
 
 async def token_endpoint(request: Request) -> Response:
     rt = _rt(request)
-    body = await read_body(request, rt.settings.max_body_bytes)
-    params = parse_body(request.headers.get("content-type", ""), body)
-    result = await token(rt, params, request.headers.get("authorization"), client_ip(request))
-    return JSONResponse(result, headers=NO_STORE)
+    client_id: str | None = None
+    try:
+        body = await read_body(request, rt.settings.max_body_bytes)
+        params = parse_body(request.headers.get("content-type", ""), body)
+        client_id = params.get("client_id")
+        result = await token(rt, params, request.headers.get("authorization"), client_ip(request))
+        response: Response = JSONResponse(result, headers=NO_STORE)
+    except IdbrokerError as exc:
+        # Errors too must be readable by the app's page (spa-js reads error and
+        # error_description), so they get the same CORS headers.
+        response = await handle_idbroker_error(request, exc)
+    origin = cors.request_origin(request)
+    return cors.add_headers(response, origin, await cors.allowed_for(rt, origin, client_id))
 
 
 async def revoke_endpoint(request: Request) -> Response:
     rt = _rt(request)
-    body = await read_body(request, rt.settings.max_body_bytes)
-    params = parse_body(request.headers.get("content-type", ""), body)
-    await revoke(rt, params, request.headers.get("authorization"))
-    return Response(status_code=200, headers=NO_STORE)
+    client_id: str | None = None
+    try:
+        body = await read_body(request, rt.settings.max_body_bytes)
+        params = parse_body(request.headers.get("content-type", ""), body)
+        client_id = params.get("client_id")
+        await revoke(rt, params, request.headers.get("authorization"))
+        response = Response(status_code=200, headers=NO_STORE)
+    except IdbrokerError as exc:
+        response = await handle_idbroker_error(request, exc)
+    origin = cors.request_origin(request)
+    return cors.add_headers(response, origin, await cors.allowed_for(rt, origin, client_id))
 
 
 async def userinfo_endpoint(request: Request) -> Response:
+    try:
+        response = await _userinfo(request)
+    except IdbrokerError as exc:
+        response = await handle_idbroker_error(request, exc)
+    origin = cors.request_origin(request)
+    return cors.add_headers(response, origin, await cors.allowed_for(_rt(request), origin, None))
+
+
+async def _userinfo(request: Request) -> Response:
     rt = _rt(request)
     header = request.headers.get("authorization") or ""
     if not header.startswith("Bearer "):
@@ -146,23 +179,6 @@ async def userinfo_endpoint(request: Request) -> Response:
                          **claims_for(user, granted)}, headers=NO_STORE)
 
 
-async def logout_endpoint(request: Request) -> Response:
-    rt = _rt(request)
-    return_to = request.query_params.get("returnTo")
-    client_id = request.query_params.get("client_id")
-    if return_to is None:
-        return html_page(request, "logged_out.html")
-    if client_id:
-        client = await rt.store.get_client(client_id)
-        allowed = client.allowed_logout_urls if client else []
-    else:
-        allowed = [u for c in await rt.store.list_clients() for u in c.allowed_logout_urls]
-    if return_to not in allowed:
-        raise AuthorizeRequestError(
-            "The returnTo URL is not in the application's allowed logout URLs.")
-    return RedirectResponse(return_to, status_code=302, headers=NO_STORE)
-
-
 def discovery_document(rt: Runtime) -> dict[str, Any]:
     issuer = rt.settings.issuer
     return {
@@ -172,17 +188,18 @@ def discovery_document(rt: Runtime) -> dict[str, Any]:
         "userinfo_endpoint": f"{issuer}userinfo",
         "jwks_uri": f"{issuer}.well-known/jwks.json",
         "revocation_endpoint": f"{issuer}oauth/revoke",
-        "end_session_endpoint": f"{issuer}v2/logout",
+        "end_session_endpoint": f"{issuer}oidc/logout",
         "scopes_supported": list(scopes.OIDC_SCOPES),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query", "fragment", "form_post"],
+        # The implicit types only for clients that allow the implicit grant (docs/sessions.md).
+        "response_types_supported": ["code", "token", "id_token", "id_token token"],
+        "response_modes_supported": ["query", "fragment", "form_post", "web_message"],
         "grant_types_supported": list(GRANTS),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post",
                                                   "none"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name",
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "name",
                              "given_name", "family_name", "nickname", "picture", "email",
                              "email_verified", "updated_at"],
         "authorization_response_iss_parameter_supported": True,
@@ -206,7 +223,8 @@ routes = [
     Route("/oauth/token", token_endpoint, methods=["POST"]),
     Route("/oauth/revoke", revoke_endpoint, methods=["POST"]),
     Route("/userinfo", userinfo_endpoint, methods=["GET", "POST"]),
-    Route("/v2/logout", logout_endpoint, methods=["GET"]),
+    Route("/v2/logout", session_routes.v2_logout_endpoint, methods=["GET"]),
     Route("/.well-known/openid-configuration", discovery_endpoint, methods=["GET"]),
     Route("/.well-known/jwks.json", jwks_endpoint, methods=["GET"]),
+    *session_routes.routes,
 ]

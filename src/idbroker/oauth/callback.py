@@ -17,17 +17,19 @@ from idbroker.errors import (
     AccessDenied, AccountConflict, AuthorizeRequestError, ConfigurationError, UpstreamError,
 )
 from idbroker.oauth.authorize import (
-    ClientRedirect, binding_cookie_name, error_redirect, upstream_oauth_error,
+    ClientRedirect, ConsentPage, binding_cookie_name, error_redirect, upstream_oauth_error,
 )
 from idbroker.oauth.login_completion import complete_login
+from idbroker.oauth.sessions import presented
 from idbroker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
 async def finish_login(rt: Runtime, params: Mapping[str, str], cookies: Mapping[str, str],
-                       ip: str | None) -> tuple[ClientRedirect, str]:
-    """Return the redirect for the app and the name of the binding cookie to clear."""
+                       ip: str | None) -> tuple[ClientRedirect | ConsentPage, str]:
+    """Return the answer for the app (or the consent page a third-party application needs)
+    and the name of the binding cookie to clear."""
     state = params.get("state")
     if not state or len(state) > 256:
         raise AuthorizeRequestError("The sign-in could not be completed: missing state.")
@@ -73,5 +75,5 @@ async def finish_login(rt: Runtime, params: Mapping[str, str], cookies: Mapping[
                              connection=connection.name, ip=ip)
         return fail(exc)
     redirect = await complete_login(rt, tx, user_id=user_id, connection_name=connection.name,
-                                    ip=ip)
+                                    ip=ip, session_cookie=presented(dict(cookies)))
     return redirect, cookie_name

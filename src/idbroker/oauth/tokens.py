@@ -55,11 +55,14 @@ class TokenIssuer:
         return jwt.encode(header, claims, key, algorithms=["RS256"])
 
     def id_token(self, *, sub: str, client_id: str, nonce: str | None, auth_time: int,
-                 profile_claims: dict[str, Any], ttl_s: int) -> str:
+                 profile_claims: dict[str, Any], ttl_s: int,
+                 extra: dict[str, Any] | None = None) -> str:
+        """``extra``: protocol claims such as ``sid`` (the login session) and ``at_hash``."""
         issued = now_s()
         claims: dict[str, Any] = {
             **profile_claims, "iss": self.issuer, "sub": sub, "aud": client_id,
             "iat": issued, "exp": issued + ttl_s, "auth_time": auth_time, "azp": client_id,
+            **(extra or {}),
         }
         if nonce is not None:
             claims["nonce"] = nonce

@@ -42,4 +42,4 @@ async def grant(rt: Runtime, client: Client, params: dict[str, str]) -> dict[str
     return await user_tokens.issue(
         rt, client, user_id=row["user_id"], grant_id=row["grant_id"], scope=data["scope"],
         audience=data.get("audience"), nonce=data.get("nonce"), auth_time=data["auth_time"],
-        refresh=True)
+        refresh=True, sid=data.get("sid"))

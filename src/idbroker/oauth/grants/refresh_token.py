@@ -41,4 +41,4 @@ async def grant(rt: Runtime, client: Client, params: dict[str, str]) -> dict[str
     return await user_tokens.issue(
         rt, client, user_id=row["user_id"], grant_id=row["grant_id"], scope=requested,
         audience=data.get("audience"), nonce=None, auth_time=data["auth_time"], refresh=True,
-        family_expires_at=data.get("family_expires_at"))
+        family_expires_at=data.get("family_expires_at"), sid=data.get("sid"))
