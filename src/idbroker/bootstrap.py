@@ -12,7 +12,7 @@ from idbroker.oauth.scopes import MANAGEMENT_SCOPES
 from idbroker.runtime import Runtime
 from idbroker.settings import Settings
 from idbroker.vault.crypto import Vault
-from idbroker.vault.db import create_engine, migrate
+from idbroker.vault.db import create_engine, migrate, startup_lock
 from idbroker.vault.keyfile import create_key_file, load_vault_keys
 from idbroker.vault.signing import SigningKeys
 from idbroker.vault.store import Store
@@ -46,19 +46,22 @@ async def initialise(settings: Settings) -> InitResult:
         created.append(f"vault key file {settings.resolved_vault_key_file}")
     engine = create_engine(settings.sqlalchemy_url)
     try:
-        if await migrate(engine):
-            created.append("database schema")
-        if await SigningKeys().ensure(Store(engine, Vault(load_vault_keys(settings)))):
-            created.append("signing key")
+        # Several processes may start at once against one PostgreSQL (docs/deployment.md):
+        # one creates, the others wait and then find everything there.
+        async with startup_lock(engine):
+            if await migrate(engine):
+                created.append("database schema")
+            if await SigningKeys().ensure(Store(engine, Vault(load_vault_keys(settings)))):
+                created.append("signing key")
+            rt = await Runtime.start(settings, apply_migrations=False)
+            try:
+                client_id, secret = await ensure_bootstrap_client(rt)
+                if secret is not None:
+                    created.append("bootstrap client")
+            finally:
+                await rt.close()
     finally:
         await engine.dispose()
-    rt = await Runtime.start(settings, apply_migrations=False)
-    try:
-        client_id, secret = await ensure_bootstrap_client(rt)
-        if secret is not None:
-            created.append("bootstrap client")
-    finally:
-        await rt.close()
     return InitResult(created=created, client_id=client_id, client_secret=secret,
                       issuer=settings.issuer, audience=settings.management_audience)
 

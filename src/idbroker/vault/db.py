@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -12,6 +14,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# PostgreSQL advisory-lock keys (any 64-bit integers, fixed): one serialises whole start-ups
+# (schema, first signing key, bootstrap client), the other each migration run.
+_STARTUP_LOCK = 0x1DB0_0001
+_MIGRATION_LOCK = 0x1DB0_0002
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -51,9 +57,41 @@ def _pending(connection: sa.Connection) -> bool:
 
 
 async def migrate(engine: AsyncEngine) -> bool:
-    """Apply every pending migration; return True when something was applied."""
+    """Apply every pending migration; return True when something was applied.
+
+    On PostgreSQL several processes may start at once against one database: a transaction
+    advisory lock makes the others wait, then find nothing pending."""
     async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": _MIGRATION_LOCK})
         pending = await conn.run_sync(_pending)
         if pending:
             await conn.run_sync(_upgrade)
     return pending
+
+
+@contextlib.asynccontextmanager
+async def startup_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Held while a process creates what must exist once (schema, first signing key,
+    bootstrap client), so two processes starting at once against one PostgreSQL do not both
+    create them. A session advisory lock on a connection of its own; PostgreSQL releases it
+    if the process dies. SQLite needs none: it is one machine's file and serialises writers."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _STARTUP_LOCK})
+        await conn.commit()
+        try:
+            yield
+        finally:
+            await conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"),
+                               {"key": _STARTUP_LOCK})
+            await conn.commit()
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip to the database (readiness checks); raises if it cannot be reached."""
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("SELECT 1"))
