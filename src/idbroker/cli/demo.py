@@ -26,14 +26,14 @@ from idbroker.settings import Settings
 IDP_PORT = 8001
 APP_PORT = 3000
 CONNECTION = "demo-idp"
-SAMPLE_APP = "Demo sample app"
+SAMPLE_APP = "Demo single-page app"
 VAULT_READER = "Demo backend (reads IdP tokens)"
 PROFILE_READER = "Demo backend (profiles only)"
 
 
 @dataclass
 class DemoSetup:
-    app_client: tuple[str, str]
+    app_client_id: str  # the sample app: a single-page app, public (no secret)
     vault_reader: tuple[str, str]
     profile_reader: tuple[str, str]
 
@@ -45,6 +45,15 @@ async def _client_with_fresh_secret(rt: Runtime, name: str, body: dict) -> tuple
             return rotated["client_id"], rotated["client_secret"]
     created = await clients.create(rt.store, {"name": name, **body})
     return created["client_id"], created["client_secret"]
+
+
+async def _spa_client(rt: Runtime, name: str, app_url: str) -> str:
+    body = {"callbacks": [f"{app_url}/"], "allowed_logout_urls": [f"{app_url}/"],
+            "web_origins": [app_url], "token_endpoint_auth_method": "none"}
+    for existing in await rt.store.list_clients():
+        if existing.name == name:
+            return (await clients.update(rt.store, existing.client_id, body))["client_id"]
+    return (await clients.create(rt.store, {"name": name, "app_type": "spa", **body}))["client_id"]
 
 
 async def _m2m(rt: Runtime, name: str, scope: list[str]) -> tuple[str, str]:
@@ -61,9 +70,7 @@ async def prepare(settings: Settings, idp_url: str, idp_secret: str, app_url: st
     await initialise(settings)
     rt = await Runtime.start(settings)
     try:
-        app_client = await _client_with_fresh_secret(rt, SAMPLE_APP, {
-            "app_type": "regular_web", "callbacks": [f"{app_url}/callback"],
-            "allowed_logout_urls": [f"{app_url}/"]})
+        app_client_id = await _spa_client(rt, SAMPLE_APP, app_url)
         options = {"discovery_url": f"{idp_url}/.well-known/openid-configuration",
                    "client_id": "idbroker-demo", "client_secret": idp_secret,
                    "scope": "openid profile email offline_access"}
@@ -71,13 +78,13 @@ async def prepare(settings: Settings, idp_url: str, idp_secret: str, app_url: st
         if found is None:
             await connections.create(rt.store, rt.policy, {
                 "name": CONNECTION, "display_name": "Demo IdP", "strategy": "oidc",
-                "options": options, "enabled_clients": [app_client[0]]})
+                "options": options, "enabled_clients": [app_client_id]})
         else:
             await connections.update(rt.store, rt.policy, found.id, {
                 "options": options,
-                "enabled_clients": sorted({*found.enabled_clients, app_client[0]})})
+                "enabled_clients": sorted({*found.enabled_clients, app_client_id})})
         return DemoSetup(
-            app_client=app_client,
+            app_client_id=app_client_id,
             vault_reader=await _m2m(rt, VAULT_READER, ["read:users", "read:user_idp_tokens"]),
             profile_reader=await _m2m(rt, PROFILE_READER, ["read:users"]))
     finally:
@@ -98,8 +105,8 @@ async def _serve(host: str) -> None:
         issuer=idp_url, users=list(DEFAULT_DEMO_USERS),
         clients=[DemoClient("idbroker-demo", idp_secret, [f"{settings.issuer}login/callback"])]))
     sample = create_sample_app(SampleAppConfig(
-        app_url=app_url, idbroker_issuer=settings.issuer, client_id=setup.app_client[0],
-        client_secret=setup.app_client[1], connection=CONNECTION,
+        app_url=app_url, idbroker_issuer=settings.issuer, client_id=setup.app_client_id,
+        connection=CONNECTION,
         mgmt_client_id=setup.vault_reader[0], mgmt_client_secret=setup.vault_reader[1],
         mgmt_reader_client_id=setup.profile_reader[0],
         mgmt_reader_client_secret=setup.profile_reader[1],
