@@ -37,9 +37,11 @@ def address_bucket(ip: str | None) -> str:
         parsed = ipaddress.ip_address(ip)
     except ValueError:
         return ip[:64]
-    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
         return str(ipaddress.IPv6Network(f"{parsed}/64", strict=False))
-    return str(parsed.ipv4_mapped or parsed)
+    return str(parsed)
 
 
 def account_key(rt: Runtime, connection_id: str, identifier: str) -> str:

@@ -21,6 +21,7 @@ from idbroker.http import keys_routes  # noqa: F401  (registers operations)
 from idbroker.http import logs_routes  # noqa: F401  (registers operations)
 from idbroker.http import event_endpoints_routes  # noqa: F401  (registers operations)
 from idbroker.http import health_routes, lock_client_routes
+from idbroker.http import dbconnections_routes
 from idbroker.http.errors import EXCEPTION_HANDLERS, NO_STORE, management_response
 from idbroker.http.middleware import AccessLog, RejectNul, SecurityHeaders
 from idbroker.http.ratelimit import RateLimit
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app = Starlette(
         routes=[*oauth_routes.routes, *pages.routes, *openapi.routes, *operations.routes(),
                 *lock_client_routes.routes, *health_routes.routes,
-                *(extra_routes or [])],
+                *dbconnections_routes.routes, *(extra_routes or [])],
         middleware=[Middleware(AccessLog), Middleware(SecurityHeaders), Middleware(RejectNul),
                     Middleware(RateLimit)],
         exception_handlers={**EXCEPTION_HANDLERS, HTTPException: _http_exception},
