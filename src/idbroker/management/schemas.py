@@ -55,7 +55,7 @@ class ClientGrantOut(Out):
 
 class IdentityOut(Out):
     provider: str
-    user_id: str
+    user_id: str | int  # a number for GitHub, as in Auth0 (ProviderSpec.numeric_user_id)
     connection: str
     isSocial: bool
     profileData: dict[str, Any] | None = None

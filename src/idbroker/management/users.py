@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from idbroker.clock import iso_ms, now_s
+from idbroker.connectors.providers import identity_user_id
 from idbroker.errors import BadRequest, NotFound, VaultError
 from idbroker.management import user_search
 from idbroker.lifecycle.refresh import Actor, Outcome, token_state, tokens_for_read
@@ -60,7 +61,8 @@ def select_fields(body: dict[str, Any], selected: set[str] | None,
 
 def _identity(identity: Identity, *, secondary: bool) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "provider": identity.provider, "user_id": identity.idp_user_id,
+        "provider": identity.provider,
+        "user_id": identity_user_id(identity.provider, identity.idp_user_id),
         "connection": identity.connection, "isSocial": identity.is_social,
     }
     if secondary:

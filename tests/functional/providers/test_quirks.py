@@ -1,14 +1,24 @@
 """Provider quirks the conformance suite does not cover: GitHub OAuth apps (no expiry, no
-refresh token) and its email trust rule; Facebook's pinned version and appsecret_proof."""
+refresh token), its email trust rule and numeric identity user_id; Facebook's pinned version and appsecret_proof."""
 
 from __future__ import annotations
 
 import pytest
 
+from idbroker.connectors.providers import identity_user_id
 from tests.fakes.providers.base import FakeProvider
 from tests.fakes.providers.facebook import FakeFacebook
 from tests.fakes.providers.github import FakeGitHub
 from tests.functional.providers.conftest import Driver
+
+
+def test_identity_user_id_is_a_json_number_only_where_auth0_has_one() -> None:
+    assert identity_user_id("github", "5833298") == 5833298
+    # Beyond what a JavaScript reader holds exactly, or not a number at all: kept as text.
+    assert identity_user_id("github", str(2**53)) == str(2**53)
+    assert identity_user_id("github", "12a") == "12a"
+    assert identity_user_id("facebook", "10158765") == "10158765"
+    assert identity_user_id("twitter", "1234567890123") == "1234567890123"
 
 
 @pytest.fixture(params=["github", "facebook"])

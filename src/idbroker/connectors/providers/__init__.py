@@ -46,6 +46,19 @@ def _discover() -> tuple[dict[str, ProviderSpec], dict[str, Any]]:
 
 CATALOG, CONNECTORS = _discover()
 
+# The largest integer a JSON reader in JavaScript holds exactly (Number.MAX_SAFE_INTEGER).
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def identity_user_id(provider: str, idp_user_id: str) -> str | int:
+    """``identities[].user_id`` typed as Auth0 types it: a number for providers whose spec
+    says ``numeric_user_id`` (when the stored id is one), a string otherwise."""
+    spec = CATALOG.get(provider)
+    if spec is not None and spec.numeric_user_id and idp_user_id.isascii() \
+            and idp_user_id.isdigit() and int(idp_user_id) <= _MAX_SAFE_INTEGER:
+        return int(idp_user_id)
+    return idp_user_id
+
 log_redaction.install()
 
-__all__ = ["CATALOG", "CONNECTORS", "ProviderSpec"]
+__all__ = ["CATALOG", "CONNECTORS", "ProviderSpec", "identity_user_id"]

@@ -31,6 +31,9 @@ class ProviderSpec:
     email_trust: str  # when the email is marked verified (never auto-link on an unverified one)
     rotates_refresh_tokens: bool = False
     requires_client_secret: bool = True
+    # Auth0 serves this provider's ``identities[].user_id`` as a JSON number (GitHub); the
+    # root ``user_id`` stays the string ``{provider}|{id}``.
+    numeric_user_id: bool = False
     notes: tuple[str, ...] = field(default=())
 
     @property

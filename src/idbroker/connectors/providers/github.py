@@ -46,6 +46,7 @@ SPEC = ProviderSpec(
     validation_method="token_check",
     email_trust="`/user/emails` entry that is both `primary` and `verified`",
     rotates_refresh_tokens=True,
+    numeric_user_id=True,
 )
 ISSUER = "https://github.com"
 AUTHORIZE_URL = "https://github.com/login/oauth/authorize"
