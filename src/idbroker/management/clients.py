@@ -20,6 +20,8 @@ AppType = Literal["spa", "native", "regular_web", "non_interactive"]
 AuthMethod = Literal["none", "client_secret_post", "client_secret_basic"]
 GrantType = Literal[
     "authorization_code", "refresh_token", "client_credentials",
+    # The legacy implicit flow at /authorize (docs/sessions.md#implicit-flow); never a default.
+    "implicit",
     # Token exchange for IdP access tokens (oauth/grants/token_exchange.py); never a default.
     "urn:auth0:params:oauth:grant-type:token-exchange:federated-connection-access-token",
     "urn:ietf:params:oauth:grant-type:token-exchange",
