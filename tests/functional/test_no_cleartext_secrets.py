@@ -111,3 +111,63 @@ async def test_a_sealed_token_moved_to_another_row_does_not_open(broker: Broker)
     assert response.status_code == 200
     assert "access_token" not in response.json()["identities"][0]
     assert response.json()["identities"][0]["token_status"] == "unreadable"
+
+
+async def test_passwords_and_their_tickets_never_stored_logged_or_echoed(
+        broker: Broker, caplog: pytest.LogCaptureFixture) -> None:
+    """Database connections: a password exists only as its argon2id hash; login and reset
+    tickets only as keyed digests; no error body repeats a password."""
+    import secrets as random
+
+    from tests.functional.dbconnections.conftest import link_in, outbox, ticket_of
+
+    caplog.set_level(logging.DEBUG)
+    app = await broker.web_app(web_origins=["https://app.example.test"])
+    created = await broker.mgmt("POST", "connections", json={
+        "name": "Users", "strategy": "auth0", "enabled_clients": [app["client_id"]],
+        "options": {"passwordPolicy": "fair"}})
+    assert created.status_code == 201
+    canary = lambda: f"Canary{random.token_hex(8)}A1"  # noqa: E731
+    signed_up, wrong, by_admin, patched, reset_to = (canary() for _ in range(5))
+    weak = f"canaryweak{random.token_hex(8)}"
+    bodies: list[str] = []
+
+    async def post(path: str, **body: object) -> None:
+        response = await broker.http.post(path, json={"client_id": app["client_id"],
+                                                      "connection": "Users", **body})
+        bodies.append(response.text)
+
+    await post("/dbconnections/signup", email="jane@example.com", password=signed_up)
+    await post("/dbconnections/signup", email="joe@example.com", password=weak)
+    await post("/co/authenticate", username="jane@example.com", password=wrong, realm="Users")
+    await post("/co/authenticate", username="nobody@example.com", password=wrong, realm="Users")
+    ticket = (await broker.http.post("/co/authenticate", json={
+        "client_id": app["client_id"], "username": "jane@example.com", "password": signed_up,
+        "realm": "Users"})).json()["login_ticket"]
+    admin = await broker.mgmt("POST", "users", json={
+        "connection": "Users", "email": "ann@example.com", "password": by_admin})
+    bodies.append((await broker.mgmt("POST", "users", json={
+        "connection": "Users", "email": "bo@example.com", "password": weak})).text)
+    from urllib.parse import quote
+    path = f"users/{quote(admin.json()['user_id'], safe='')}"
+    assert (await broker.mgmt("PATCH", path, json={"password": patched})).status_code == 200
+    bodies.append((await broker.mgmt("PATCH", path, json={"password": weak})).text)
+    await post("/dbconnections/change_password", email="jane@example.com")
+    link = link_in(outbox(broker)[-1], "lo/reset")
+    done = await broker.http.post("/lo/reset", headers={
+        "Origin": "https://idbroker.example.test"}, data={
+        "ticket": ticket_of(link), "password": reset_to, "password_confirm": reset_to})
+    assert done.status_code == 200
+
+    stored = await _stored_bytes(broker, broker.runtime.settings.data_dir)
+    logs = caplog.text.encode()
+    canaries = {"signup password": signed_up, "wrong password": wrong, "weak password": weak,
+                "admin password": by_admin, "patched password": patched,
+                "reset password": reset_to, "login ticket": ticket,
+                "reset ticket": ticket_of(link)}
+    for name, secret in canaries.items():
+        for form in _forms(secret):
+            assert form not in stored, f"{name} stored in clear"
+            assert form not in logs, f"{name} in the logs"
+        for body in bodies:
+            assert secret not in body, f"{name} in an error body"
