@@ -21,6 +21,9 @@ def _row(name: str, r: dict[str, Any] | None, ratio: str = "") -> str:
 def markdown(res: dict[str, Any]) -> str:
     s = res["scenarios"]
     m = res["machine"]
+    r = res["ratios"]
+    v = m["versions"]
+    op = f"oidc-provider {v.get('oidc-provider')} (node {v.get('node')}, same process count)"
     lines = [
         f"Run {res['started']} · store **{res['store']}** · {res['users']:,} users · "
         f"{res['workers']} workers · {res['seconds']} s per scenario × {res['rounds']} round(s) · "
@@ -30,13 +33,23 @@ def markdown(res: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---|",
         _row("hello-world JSON (Starlette/uvicorn, same workers)", s["hello"]),
         _row("read `GET /api/v2/users/{id}` + IdP tokens", s["read"],
-             f"**{res['ratios']['read_vs_hello']:.2f}×** hello-world"),
-        _row("token `POST /oauth/token` client_credentials RS256", s["token"],
-             f"**{res['ratios']['token_vs_signing']:.2f}×** raw RS256 signing × workers "
-             f"({_fmt(res['signing']['rs256_per_core'])}/s per core)"),
-        _row("login (authorize → upstream → callback → code exchange)", s["login"],
-             "logins/s"),
+             f"**{r['read_vs_hello']:.2f}×** hello-world" + (
+                 f", **{r['read_vs_op_userinfo']:.2f}×** oidc-provider userinfo"
+                 if "read_vs_op_userinfo" in r else "")),
     ]
+    if "op_userinfo" in s:
+        lines.append(_row(f"userinfo `GET /me`, {op}", s["op_userinfo"]))
+    if "token" in s:
+        lines.append(_row("token `POST /oauth/token` client_credentials RS256", s["token"],
+                          f"**{r['token_vs_signing']:.2f}×** raw RS256 signing × workers "
+                          f"({_fmt(res['signing']['rs256_per_core'])}/s per core)" + (
+                              f", **{r['token_vs_op_token']:.2f}×** oidc-provider"
+                              if "token_vs_op_token" in r else "")))
+    if "op_token" in s:
+        lines.append(_row(f"token client_credentials RS256 JWT, {op}", s["op_token"]))
+    if "login" in s:
+        lines.append(_row("login (authorize → upstream → callback → code exchange)",
+                          s["login"], "logins/s"))
     st = s.get("storm")
     if st:
         lines += ["", "Refresh storm: "
@@ -48,9 +61,14 @@ def markdown(res: dict[str, Any]) -> str:
                   f"(upstream token latency {st['upstream_delay_ms']:.0f} ms)."]
     f = res["footprint"]
     lines += ["", f"Start-up to first answer: **{f['startup_s']:.2f} s** (`idbroker serve`, "
-              f"seeded store). Resident size per worker after the read scenario: "
+              f"seeded store). Resident size per process after the read scenario "
+              f"(supervisor first): "
               f"{', '.join(f'{v:.0f} MB' for v in f['worker_rss_mb'])}. "
-              f"Seeding {res['users']:,} users took {res['seed_s']:.1f} s."]
+              f"Seeding {res['users']:,} users through `users import` took "
+              f"{res['seed_s']:.1f} s ({res['users'] / res['seed_s']:,.0f} users/s)."]
+    if f.get("oidc_provider_rss_mb"):
+        lines += ["", f"oidc-provider: start-up {f['oidc_provider_startup_s']:.2f} s, resident "
+                  f"size per process {', '.join(f'{v:.0f} MB' for v in f['oidc_provider_rss_mb'])}."]
     return "\n".join(lines) + "\n"
 
 
@@ -60,11 +78,21 @@ def plot(res: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     s = res["scenarios"]
-    names = ["hello-world", "read", "token", "token ceiling\n(RS256 × workers)", "login"]
-    values = [s["hello"]["rps"], s["read"]["rps"], s["token"]["rps"],
-              res["signing"]["rs256_per_core"] * res["workers"], s["login"]["rps"]]
-    colors = ["#9aa", "#26a", "#2a6", "#9c9", "#a62"]
-    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=90)
+    bars_of = [("hello-world", s["hello"]["rps"], "#9aa"), ("read", s["read"]["rps"], "#26a")]
+    if "op_userinfo" in s:
+        bars_of.append(("oidc-provider\nuserinfo", s["op_userinfo"]["rps"], "#8ac"))
+    if "token" in s:
+        bars_of += [("token", s["token"]["rps"], "#2a6"),
+                    ("token ceiling\n(RS256 × workers)",
+                     res["signing"]["rs256_per_core"] * res["workers"], "#9c9")]
+    if "op_token" in s:
+        bars_of.append(("oidc-provider\ntoken", s["op_token"]["rps"], "#7b7"))
+    if "login" in s:
+        bars_of.append(("login", s["login"]["rps"], "#a62"))
+    names = [b[0] for b in bars_of]
+    values = [b[1] for b in bars_of]
+    colors = [b[2] for b in bars_of]
+    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=90)
     bars = ax.bar(names, values, color=colors)
     ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values], fontsize=8)
     ax.set_ylabel("requests (logins) per second")
@@ -77,7 +105,7 @@ def plot(res: dict[str, Any], path: Path) -> None:
 
 def write(res: dict[str, Any], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{res['store']}-{res['users']}"
+    stem = f"{res['store']}-{res['users']}" + ("-read" if res.get("read_only") else "")
     (out / f"{stem}.json").write_text(json.dumps(res, indent=2) + "\n")
     (out / f"{stem}.md").write_text(markdown(res))
     plot(res, out / f"{stem}.png")

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench import drivers, report, seed, servers, signing, wrk  # noqa: E402
+from bench import drivers, oidc_provider, report, seed, servers, signing, wrk  # noqa: E402
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/helper13"
 STORM_UPSTREAM_DELAY_S = 0.05
@@ -42,6 +42,11 @@ def _args() -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--storm-reads", type=int, default=1000)
+    p.add_argument("--read-only", action="store_true",
+                   help="only hello-world, read, the oidc-provider userinfo baseline and the "
+                        "footprint (e.g. for --users 1000000)")
+    p.add_argument("--no-oidc-provider", action="store_true",
+                   help="skip the node-oidc-provider baselines")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     return p.parse_args()
 
@@ -96,6 +101,10 @@ async def _storm_setup(settings: Any, user_id: str) -> str:
         await engine.dispose()
 
 
+class _Done(Exception):
+    """--read-only: the remaining scenarios are skipped."""
+
+
 def main() -> None:
     args = _args()
     wrk.ensure_wrk()
@@ -103,7 +112,8 @@ def main() -> None:
     from idbroker.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="idbroker-bench-"))
-    ports = {name: servers.free_port() for name in ("broker", "upstream", "hello")}
+    ports = {name: servers.free_port() for name in ("broker", "upstream", "hello", "op")}
+    op_version = None if args.no_oidc_provider else oidc_provider.ensure_installed()
     broker = f"http://127.0.0.1:{ports['broker']}"
     upstream = f"http://127.0.0.1:{ports['upstream']}"
     if args.store == "postgres":
@@ -121,8 +131,11 @@ def main() -> None:
     results: dict[str, Any] = {
         "started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "store": args.store,
         "users": args.users, "workers": args.workers, "seconds": seconds, "rounds": rounds,
-        "connections": args.connections, "quick": args.quick, "machine": _machine(),
-        "scenarios": {}}
+        "connections": args.connections, "quick": args.quick, "read_only": args.read_only,
+        "machine": _machine(), "scenarios": {}}
+    if op_version:
+        results["machine"]["versions"]["oidc-provider"] = op_version
+        results["machine"]["versions"]["node"] = oidc_provider.node_version()
     started: list[servers.Server] = []
     try:
         print(f"bench: fake upstream on {upstream}")
@@ -145,31 +158,54 @@ def main() -> None:
             "bench.hello:app", ports["hello"], args.workers), py_env,
             f"http://127.0.0.1:{ports['hello']}/hello", tmp)
         started.append(hello)
+        op = op_token = None
+        if op_version:
+            op, op_token = oidc_provider.start(ports["op"], args.workers, tmp)
+            started.append(op)
+        op_url = f"http://127.0.0.1:{ports['op']}"
 
         token = _mgmt_token(broker, seeded.reader, settings.management_audience)
         ids_file = tmp / "paths.txt"
         ids_file.write_text("".join(f"/api/v2/users/{quote(u, safe='')}\n"
                                     for u in seeded.user_ids))
         run = dict(seconds=seconds, connections=args.connections, threads=2)
-        hello_runs, read_runs = [], []
+        hello_runs, read_runs, userinfo_runs = [], [], []
         for n in range(rounds):
-            print(f"bench: round {n + 1}/{rounds}: hello-world, read")
+            # Interleaved, so each ratio compares runs made under the same machine load.
+            print(f"bench: round {n + 1}/{rounds}: hello-world, read, oidc-provider userinfo")
             hello_runs.append(wrk.run(f"http://127.0.0.1:{ports['hello']}/hello", **run))
             read_runs.append(wrk.run(broker, script="read_users.lua", **run, env={
                 "BENCH_TOKEN": token, "BENCH_IDS": str(ids_file)}))
+            if op is not None:
+                userinfo_runs.append(wrk.run(f"{op_url}/me", script="get_bearer.lua", **run,
+                                             env={"BENCH_TOKEN": op_token or ""}))
         results["scenarios"]["hello"] = _median(hello_runs)
         results["scenarios"]["read"] = _median(read_runs)
-        results["footprint"] = {"startup_s": idb.startup_s,
-                                "worker_rss_mb": sorted(idb.rss_mb().values())}
+        if userinfo_runs:
+            results["scenarios"]["op_userinfo"] = _median(userinfo_runs)
+        results["footprint"] = {
+            "startup_s": idb.startup_s, "worker_rss_mb": sorted(idb.rss_mb().values()),
+            "oidc_provider_startup_s": op.startup_s if op else None,
+            "oidc_provider_rss_mb": sorted(op.rss_mb().values()) if op else None}
 
-        print("bench: raw RS256 signing rate, then token")
+        print("bench: raw RS256 signing rate")
         results["signing"] = {"rs256_per_core": signing.rs256_per_second()}
+        if args.read_only:
+            raise _Done
+        print("bench: token, oidc-provider token")
         body = urlencode({"grant_type": "client_credentials", "client_id": seeded.reader[0],
                           "client_secret": seeded.reader[1],
                           "audience": settings.management_audience})
-        results["scenarios"]["token"] = _median([
-            wrk.run(f"{broker}/oauth/token", script="post_form.lua", **run,
-                    env={"BENCH_BODY": body}) for _ in range(rounds)])
+        token_runs, op_token_runs = [], []
+        for _ in range(rounds):
+            token_runs.append(wrk.run(f"{broker}/oauth/token", script="post_form.lua", **run,
+                                      env={"BENCH_BODY": body}))
+            if op is not None:
+                op_token_runs.append(wrk.run(f"{op_url}/token", script="post_form.lua", **run,
+                                             env={"BENCH_BODY": oidc_provider.token_body()}))
+        results["scenarios"]["token"] = _median(token_runs)
+        if op_token_runs:
+            results["scenarios"]["op_token"] = _median(op_token_runs)
 
         print("bench: login")
         results["scenarios"]["login"] = asyncio.run(drivers.logins(
@@ -186,14 +222,20 @@ def main() -> None:
                                           token, old, reads=args.storm_reads))
         storm["upstream_delay_ms"] = STORM_UPSTREAM_DELAY_S * 1000
         results["scenarios"]["storm"] = storm
+    except _Done:
+        pass
     finally:
         for server in reversed(started):
             server.stop()
     s = results["scenarios"]
-    results["ratios"] = {
-        "read_vs_hello": s["read"]["rps"] / s["hello"]["rps"],
-        "token_vs_signing": s["token"]["rps"] / (results["signing"]["rs256_per_core"]
-                                                  * args.workers)}
+    ratios = results["ratios"] = {"read_vs_hello": s["read"]["rps"] / s["hello"]["rps"]}
+    if "op_userinfo" in s:
+        ratios["read_vs_op_userinfo"] = s["read"]["rps"] / s["op_userinfo"]["rps"]
+    if "token" in s:
+        ratios["token_vs_signing"] = s["token"]["rps"] / (results["signing"]["rs256_per_core"]
+                                                          * args.workers)
+    if "op_token" in s:
+        ratios["token_vs_op_token"] = s["token"]["rps"] / s["op_token"]["rps"]
     written = report.write(results, args.out)
     print(written.read_text())
     print(f"bench: wrote {written.with_suffix('.json')}, .md, .png (logs in {tmp})")
