@@ -133,7 +133,7 @@ def page(context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     pg = context.new_page()
     log = PageLog()
     pg.on("console", lambda msg: log.lines.append(f"console.{msg.type}: {msg.text}"))
-    pg.on("pageerror", lambda exc: log.lines.append(f"pageerror: {exc}"))
+    pg.on("pageerror", lambda exc: log.lines.append(f"pageerror: {exc} {exc.stack}"))
     pg.on("requestfailed", lambda req: log.lines.append(
         f"requestfailed: {req.method} {req.url} {req.failure}"))
     pg.page_log = log  # type: ignore[attr-defined]
