@@ -29,9 +29,9 @@ The callback URL to register at every provider is `{issuer}login/callback`. Gene
 """
 
 FOOTER = """
-Adding a provider: one module in `src/idbroker/connectors/providers/`, one entry in
-`catalog.py`, one fake in `tests/fakes/providers/` (listed in
-`tests/functional/providers/conftest.py`), a page here, then run this script. The
+Adding a provider: one module in `src/idbroker/connectors/providers/` (its `SPEC` and
+`CONNECTOR`), one fake in `tests/fakes/providers/` (`STRATEGY` and `make_fake`; both are
+found automatically), a page here, then run this script. The
 conformance suite (`tests/functional/providers/test_conformance.py`) runs every catalog entry.
 """
 

@@ -49,9 +49,6 @@ def v3_error(message: str, context: dict[str, list[str]], code: int = 400) -> JS
 class FakeHubSpot(FakeProvider):
     strategy = "hubspot"
     hosts = ("app.hubspot.com", "api.hubapi.com")
-    # Deleting the refresh token does not end the access tokens it issued (documented);
-    # the conformance suite reads this.
-    revocation_spares_access_token = True
 
     def __init__(self) -> None:
         super().__init__()

@@ -156,9 +156,10 @@ async def test_revocation_ends_the_grant_upstream(driver: Driver,
 
     rt = driver.broker.runtime
     assert await revocation.process_due(rt, now=int(time.time() * 1000) + 3_600_000) == 1
-    # HubSpot documents that deleting the refresh token leaves issued access tokens alive.
-    if not getattr(provider, "revocation_spares_access_token", False):
-        assert not provider.live(stored["access_token"])
+    # HubSpot and Auth0 document that revoking the refresh token leaves issued access tokens
+    # alive until they expire (ProviderSpec.revocation_spares_access_token).
+    spared = CATALOG[provider.strategy].revocation_spares_access_token
+    assert provider.live(stored["access_token"]) is spared
     if stored.get("refresh_token"):
         assert not provider.live(stored["refresh_token"])
     assert provider.calls["revoke"] == 2

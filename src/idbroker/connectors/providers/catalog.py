@@ -30,6 +30,9 @@ class ProviderSpec:
     validation_method: str  # the TokenCheck.method the connector reports
     email_trust: str  # when the email is marked verified (never auto-link on an unverified one)
     rotates_refresh_tokens: bool = False
+    # Revocation ends the refresh token only; access tokens already issued live until they
+    # expire (HubSpot, Auth0), so a revoked identity's access token may still work a while.
+    revocation_spares_access_token: bool = False
     requires_client_secret: bool = True
     # Auth0 serves this provider's ``identities[].user_id`` as a JSON number (GitHub); the
     # root ``user_id`` stays the string ``{provider}|{id}``.

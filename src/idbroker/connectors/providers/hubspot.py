@@ -47,6 +47,7 @@ SPEC = ProviderSpec(
     supports_revocation=True,
     revocation_method="DELETE https://api.hubapi.com/oauth/v1/refresh-tokens/{token} "
                       "(the access token lives on until it expires)",
+    revocation_spares_access_token=True,
     validation_method="introspection",
     email_trust="never: the token metadata's `user` email carries no verification flag",
     notes=("The identity is the HubSpot user, not the account (hub): one user installing "
