@@ -1,7 +1,8 @@
 """Users changed by an administrator: POST, PATCH and DELETE /api/v2/users.
 
-Auth0's create requires ``connection``. idbroker has no database (password) connections, so a
-created user is a *pre-provisioned upstream account*: ``connection`` names an existing
+Auth0's create requires ``connection``. A database connection's users (with a password) are
+made by management/database_users.py. Otherwise a created user is a *pre-provisioned upstream
+account*: ``connection`` names an existing
 connection and ``user_id`` the account's subject at that upstream. The user's identity holds no
 IdP tokens until that person first signs in through the connection, which finds the identity
 by (connection, upstream issuer, subject) and fills them in (docs/users.md).
