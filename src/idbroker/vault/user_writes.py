@@ -97,6 +97,10 @@ async def patch_user(store: Store, user_id: str, root: dict[str, Any],
             if values:
                 await conn.execute(t.users.update().where(
                     t.users.c.user_id == user_id).values(**values))
+            if values.get("blocked") is True:
+                # A blocked account's login sessions end (ASVS 7.4.2): unblocking it later
+                # does not revive them.
+                await conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
     except IntegrityError as exc:
         raise user_exists_error() from exc
     return True

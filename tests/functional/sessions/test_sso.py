@@ -85,6 +85,10 @@ async def test_blocked_or_deleted_user_session_is_ignored(broker: Broker, apps: 
     assert answer["error"] == "login_required" and "code" not in answer
     assert (await broker.mgmt("PATCH", f"users/{user_id}",
                               json={"blocked": False})).status_code == 200
+    # Blocking ended the session for good: unblocking does not revive it.
+    answer = query_of((await silent(broker, apps.second, prompt="none")).headers["location"])
+    assert answer["error"] == "login_required"
+    await broker.login(apps.first)
     await sso(broker, apps.second)
     assert (await broker.mgmt("DELETE", f"users/{user_id}")).status_code == 204
     answer = query_of((await silent(broker, apps.second, prompt="none")).headers["location"])
