@@ -80,13 +80,14 @@ def test_lock_shows_the_clients_connections_and_signs_in_socially(
     names = [e["name"] for e in state["events"]]
     assert "authenticated" in names, state
     payload = next(e for e in state["events"] if e["name"] == "authenticated")["detail"]
-    assert payload["idTokenPayload"]["sub"] == "oauth2|alice"
+    user_id = f"oauth2|{lock['social']}|alice"  # Auth0's form for custom social connections
+    assert payload["idTokenPayload"]["sub"] == user_id
     assert payload["idTokenPayload"]["iss"] == live.issuer
     assert payload["hasAccessToken"] is True
     # getUserInfo: GET /userinfo with the access token; Auth0's profile carries user_id.
     assert state["userInfoError"] is None, state
     profile = state["profile"]
-    assert profile["sub"] == "oauth2|alice" and profile["user_id"] == "oauth2|alice"
+    assert profile["sub"] == user_id and profile["user_id"] == user_id
     assert profile["email"] == "alice@example.com"
 
 
