@@ -139,6 +139,8 @@ def page(context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     pg.page_log = log  # type: ignore[attr-defined]
     yield pg
     report = getattr(request.node, "_report_call", None)
+    if report is not None and report.passed:  # no stale picture of an earlier failure
+        _screenshot_path(request.node.nodeid, "FAILED").unlink(missing_ok=True)
     if report is not None and report.failed:
         try:
             path = _screenshot_path(request.node.nodeid, "FAILED")
