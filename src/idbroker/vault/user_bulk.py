@@ -1,19 +1,20 @@
 """Users in bulk: the SQL of `idbroker users import` and `idbroker users export`.
 
 Import writes a batch of users, each with one identity, in one transaction, with one
-multi-row statement per table (SQLAlchemy's executemany: ``insertmanyvalues`` on PostgreSQL,
-``executemany`` on SQLite). Existing accounts are found first, by user_id and by the identity's
+multi-row write per table (a binary ``COPY`` on PostgreSQL, ``executemany`` on SQLite). Existing accounts are found first, by user_id and by the identity's
 (connection, issuer, subject), so a re-import skips or updates them instead of failing the
 batch. Export pages through users by user_id (keyset), never holding more than a page.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from idbroker.vault import schema as t
 from idbroker.vault.records import Identity, TokenSet, User
@@ -121,8 +122,8 @@ async def write_batch(store: Store, accounts: list[NewAccount], *, connection_id
         if result.conflicts and all_or_nothing:
             return BatchResult(conflicts=result.conflicts)
         if new_users:
-            await conn.execute(t.users.insert(), new_users)
-            await conn.execute(t.identities.insert(), new_identities)
+            await _insert_many(conn, t.users, new_users)
+            await _insert_many(conn, t.identities, new_identities)
         if user_updates:
             # executemany: the SET columns are the keys of the parameter dicts.
             await conn.execute(t.users.update().where(
@@ -136,6 +137,22 @@ async def write_batch(store: Store, accounts: list[NewAccount], *, connection_id
                 await conn.execute(t.identity_refresh.delete().where(
                     t.identity_refresh.c.identity_id.in_(chunk)))
     return result
+
+
+async def _insert_many(conn: AsyncConnection, table: sa.Table,
+                       rows: list[dict[str, Any]]) -> None:
+    """One multi-row insert; on PostgreSQL a binary COPY (several times faster than a
+    multi-row INSERT), inside the same transaction as the rest of the batch."""
+    if conn.dialect.name != "postgresql":
+        await conn.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    as_json = {c for c in columns if isinstance(table.c[c].type, sa.JSON)}
+    records = [tuple(json.dumps(row[c]) if c in as_json and row[c] is not None else row[c]
+                     for c in columns) for row in rows]
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        table.name, records=records, columns=columns)
 
 
 async def iter_users(store: Store, *, connection: str | None = None,
