@@ -106,7 +106,8 @@ def unexpected(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/v2/"):
         return JSONResponse({"statusCode": 500, "error": "Internal Server Error",
                              "message": "Internal error"}, status_code=500, headers=NO_STORE)
-    if request.url.path in ("/authorize", "/login/callback", "/v2/logout"):
+    if request.url.path in ("/authorize", "/login/callback", "/v2/logout", "/oidc/logout",
+                            "/authorize/consent"):
         return page_response(request, 500)
     return JSONResponse({"error": "server_error",
                          "error_description": "The server could not complete the request."},

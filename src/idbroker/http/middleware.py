@@ -18,7 +18,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-BROWSER_PATHS = frozenset({"/authorize", "/login/callback", "/v2/logout"})
+BROWSER_PATHS = frozenset({"/authorize", "/login/callback", "/v2/logout", "/oidc/logout",
+                           "/authorize/consent"})
 
 
 def _frames_allowed(csp: str | None) -> bool:

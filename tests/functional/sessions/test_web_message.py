@@ -105,3 +105,18 @@ async def test_discovery_advertises_web_message_and_logout(broker: Broker) -> No
     assert "web_message" in doc["response_modes_supported"]
     assert doc["end_session_endpoint"] == "https://idbroker.example.test/oidc/logout"
     assert "sid" in doc["claims_supported"]
+
+
+async def test_popup_login_through_the_upstream_ends_in_a_posted_code(broker: Broker,
+                                                                      apps: Apps) -> None:
+    """loginWithPopup: the whole login runs in the popup, whose last page posts to its
+    opener, and the login session starts on the way."""
+    params, verifier, _ = broker.authorize_params(apps.second, response_mode="web_message")
+    page = await broker.callback(await broker.through_upstream(await broker.start(params)))
+    target, response = posted(page)
+    assert target == "https://app.example.test" and response["state"] == params["state"]
+    assert "idb_session=" in page.headers["set-cookie"]
+    token = await broker.http.post("/oauth/token", data={
+        "grant_type": "authorization_code", "client_id": apps.second["client_id"],
+        "code": response["code"], "redirect_uri": APP_CALLBACK, "code_verifier": verifier})
+    assert token.status_code == 200, token.text
