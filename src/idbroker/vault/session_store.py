@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from idbroker.clock import now_ms
 from idbroker.ids import new_id
@@ -117,6 +118,15 @@ async def consented_scopes(store: Store, user_id: str, client_id: str) -> set[st
 
 async def add_consent(store: Store, user_id: str, client_id: str, scope: list[str]) -> None:
     """Remember the scopes granted, added to any granted before."""
+    try:
+        await _add_consent_once(store, user_id, client_id, scope)
+    except IntegrityError:
+        # Two consents of one person for one app raced and the other inserted the row:
+        # this one now merges into it.
+        await _add_consent_once(store, user_id, client_id, scope)
+
+
+async def _add_consent_once(store: Store, user_id: str, client_id: str, scope: list[str]) -> None:
     stamp = now_ms()
     async with store.engine.begin() as conn:
         before = (await conn.execute(sa.select(t.consents.c.scope).where(
