@@ -48,6 +48,8 @@ DEFAULT_RATE_LIMITS = {
     "authorize": RateLimit(limit=3000, window=60),
     "userinfo": RateLimit(limit=6000, window=60),
     "discovery": RateLimit(limit=6000, window=60),
+    # Password logins and sign-ups cost an argon2id hash each: fewer per address.
+    "password": RateLimit(limit=300, window=60),
     "other": RateLimit(limit=6000, window=60),
 }
 

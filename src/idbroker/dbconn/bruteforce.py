@@ -69,6 +69,9 @@ async def record_failure(rt: Runtime, account: str, ip: str) -> tuple[bool, bool
     """Count one failure. Returns (this failure blocked the identifier for the address,
     this failure put the address over its cap)."""
     settings = rt.settings
+    # Counters idle longer than any block or window are forgotten (the table stays small).
+    horizon = max(settings.brute_force_block_s, settings.brute_force_ip_window_s) * 1000
+    await password_store.purge_failures(rt.store, now_ms() - horizon)
     row = await password_store.count_failure(
         rt.store, account, ip, window_ms=None, block_at=settings.brute_force_max_attempts)
     everyone = await password_store.count_failure(

@@ -50,7 +50,9 @@ def login_form(page: LoginPage, *, error: str | None = None,
     return {
         "action": LOGIN_PATH, "hidden": query,
         "identifier": "email_or_username" if options.requires_username else "email",
-        "value": value, "error": error,
+        # An app's login_hint fills in the identifier (OIDC Core §3.1.2.1).
+        "value": value if value is not None else dict(page.query).get("login_hint"),
+        "error": error,
         "signup_href": None if options.disable_signup else f"{SIGNUP_PATH}?{urlencode(query)}",
         "reset_href": f"{FORGOT_PATH}?{urlencode(query)}",
     }

@@ -1,11 +1,11 @@
 """Pure ASGI middleware: a rate limit on every Management and Authentication API request.
 
 Each request falls in an endpoint group (``management``, ``token``, ``authorize``,
-``userinfo``, ``discovery``, ``other``) and a bucket: the *authenticated* client when there is
-one — the verified access token's ``azp`` on the Management API and /userinfo, the client
-that passed client authentication at /oauth/token — else the peer address (see
-ratelimit/addresses.py). An unverified client_id never picks the bucket: anyone could then
-spend another client's budget, or escape their own.
+``userinfo``, ``discovery``, ``password``, ``other``) and a bucket: the *authenticated*
+client when there is one — the verified access token's ``azp`` on the Management API and
+/userinfo, the client that passed client authentication at /oauth/token — else the peer
+address (see ratelimit/addresses.py). An unverified client_id never picks the bucket: anyone
+could then spend another client's budget, or escape their own.
 
 Every response carries ``x-ratelimit-limit``, ``x-ratelimit-remaining`` and
 ``x-ratelimit-reset`` (integer epoch seconds: auth0-python does ``int()`` on it); over the
@@ -31,7 +31,10 @@ from idbroker.ratelimit.addresses import client_address
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
 _GROUPS = (("/api/v2/", "management"), ("/oauth/token", "token"), ("/oauth/revoke", "token"),
            ("/authorize", "authorize"), ("/login/callback", "authorize"),
-           ("/userinfo", "userinfo"), ("/.well-known/", "discovery"))
+           ("/userinfo", "userinfo"), ("/.well-known/", "discovery"),
+           # Each password check costs an argon2id hash (docs/database-connections.md).
+           ("/co/authenticate", "password"), ("/usernamepassword/", "password"),
+           ("/dbconnections/", "password"), ("/lo/", "password"), ("/login/ticket", "password"))
 
 
 def group_of(path: str) -> str:

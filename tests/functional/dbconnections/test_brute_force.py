@@ -108,3 +108,16 @@ async def test_brute_force_protection_can_be_turned_off_per_connection(
     await _fail(broker.http, app, "jane@example.com", 3)
     assert (await co_authenticate(broker.http, app, "jane@example.com", PASSWORD)).status_code \
         == 200
+
+
+async def test_password_endpoints_have_their_own_tighter_rate_limit(
+        broker: Broker, app: dict[str, Any], db: dict[str, Any]) -> None:
+    from idbroker.settings import RateLimit
+    broker.runtime.settings.rate_limits.groups["password"] = RateLimit(limit=2, window=3600)
+    for _ in range(2):
+        response = await co_authenticate(broker.http, app, "jane@example.com", PASSWORD)
+        assert response.status_code == 403 and response.headers["x-ratelimit-limit"] == "2"
+    limited = await co_authenticate(broker.http, app, "jane@example.com", PASSWORD)
+    assert limited.status_code == 429 and limited.json()["error"] == "too_many_requests"
+    # Other groups keep their own budget.
+    assert (await broker.http.get("/.well-known/jwks.json")).status_code == 200

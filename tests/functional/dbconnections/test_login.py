@@ -155,9 +155,11 @@ async def test_lock_hosted_mode_gets_a_form_that_posts_the_ticket(
 
 async def test_connection_parameter_opens_the_password_form_and_screen_hint_the_signup(
         broker: Broker, app: dict[str, Any], db: dict[str, Any]) -> None:
-    params, _, _ = broker.authorize_params(app, connection="Users")
+    params, _, _ = broker.authorize_params(app, connection="Users",
+                                           login_hint="jane@example.com")
     page = await broker.start(params)
     assert page.status_code == 200 and 'name="password"' in page.text
+    assert 'value="jane@example.com"' in page.text
     params, _, _ = broker.authorize_params(app, connection=None, screen_hint="signup")
     page = await broker.start(params)
     assert page.status_code == 200 and 'action="/lo/signup"' in page.text
