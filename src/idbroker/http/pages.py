@@ -3,7 +3,7 @@
 Every page extends ``base.html`` and gets three things from here: ``t`` (the translation
 function bound to the page's language), ``locale`` (for ``<html lang>``) and ``branding``.
 Use :func:`html_page` from a route: it picks the language and branding for the request and
-sets ``Cache-Control: no-store``; the security headers and the default CSP come from the
+sets ``Cache-Control: no-store`` and ``Referrer-Policy: same-origin``; the security headers and the default CSP come from the
 middleware (``SecurityHeaders``) and :func:`html_csp`. Form fields go through the macros in
 ``forms.html`` so that labels, autocomplete and error wiring are the same everywhere.
 """
@@ -31,7 +31,11 @@ _env = Environment(
 
 LOCALE_COOKIE = "idb_locale"
 STYLESHEET_PATH = "/static/idbroker.css"
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Referrers never leave idbroker (page URLs carry state, nonce and tickets), but a form
+# posting to idbroker keeps its Origin header: under no-referrer browsers send "Origin: null"
+# even to the same origin, and the hosted forms check the Origin against CSRF.
+_PAGE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache",
+                 "Referrer-Policy": "same-origin"}
 _STATIC_CSS = resources.files("idbroker.http").joinpath("static/idbroker.css").read_text("utf-8")
 
 
@@ -78,7 +82,7 @@ def html_page(request: HTTPConnection, name: str, *, status: int = 200,
               **context: Any) -> HTMLResponse:
     html = render_page(name, locale=locale or locale_for(request),
                        branding=branding_for(request), **context)
-    return HTMLResponse(html, status_code=status, headers={**_NO_STORE, **(headers or {})})
+    return HTMLResponse(html, status_code=status, headers={**_PAGE_HEADERS, **(headers or {})})
 
 
 def remember_locale(response: Response, request: HTTPConnection) -> None:

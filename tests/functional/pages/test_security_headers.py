@@ -36,7 +36,8 @@ def assert_hosted_page(response: httpx.Response) -> None:
     assert response.headers["content-type"].startswith("text/html"), where
     assert directives(response.headers["content-security-policy"]) == DEFAULT_CSP, where
     assert response.headers["x-frame-options"] == "DENY", where
-    assert response.headers["referrer-policy"] == "no-referrer", where
+    # Referrers never leave idbroker; same-origin keeps the Origin of the pages' own forms.
+    assert response.headers["referrer-policy"] in ("same-origin", "no-referrer"), where
     assert response.headers["x-content-type-options"] == "nosniff", where
     assert "no-store" in response.headers["cache-control"], where
     html = response.text
@@ -76,6 +77,15 @@ async def test_every_hosted_page_has_the_security_headers(broker: Broker) -> Non
     assert any("Sign in to Web app" in p.text for p in pages)
     for page in pages:
         assert_hosted_page(page)
+
+
+async def test_form_pages_send_no_referrer_elsewhere_but_keep_their_origin(
+        broker: Broker) -> None:
+    app = await broker.web_app()
+    params, _, _ = broker.authorize_params(app, connection=None)
+    page = await broker.http.get("/authorize", params=params)
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert '<meta name="referrer"' not in page.text
 
 
 async def test_the_logo_origin_and_only_it_is_added_to_img_src(broker: Broker) -> None:
