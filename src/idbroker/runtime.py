@@ -72,7 +72,7 @@ class Runtime:
             await self.limiter.close()
         if self._owns_http:
             await self.http.aclose()
-        await self.store.engine.dispose()
+        await self.store.close()
 
     @property
     def callback_url(self) -> str:

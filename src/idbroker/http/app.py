@@ -22,9 +22,11 @@ from idbroker.http import logs_routes  # noqa: F401  (registers operations)
 from idbroker.http import event_endpoints_routes  # noqa: F401  (registers operations)
 from idbroker.http import health_routes, lock_client_routes
 from idbroker.http import dbconnections_routes
+from idbroker.http import user_blocks_routes  # noqa: F401  (registers operations)
 from idbroker.http.errors import EXCEPTION_HANDLERS, NO_STORE, management_response
 from idbroker.http.middleware import AccessLog, RejectNul, SecurityHeaders
 from idbroker.http.ratelimit import RateLimit
+from idbroker.http.route_index import index_routes
 from idbroker.runtime import Runtime
 from idbroker.settings import Settings
 
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         exception_handlers={**EXCEPTION_HANDLERS, HTTPException: _http_exception},
         lifespan=lifespan,
     )
+    index_routes(app.router)  # dispatch by index, not by scanning ~80 regexes (route_index.py)
     if runtime is not None:
         app.state.runtime = runtime
     return app

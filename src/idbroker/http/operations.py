@@ -91,8 +91,9 @@ def _route(op: Operation) -> Route:
             await api_log.record_call(rt, op.method, request.url.path, op.summary, caller,
                                       error=exc, ip=client_ip(request))
             raise
-        await api_log.record_call(rt, op.method, request.url.path, op.summary, caller,
-                                  status=response.status_code, ip=client_ip(request))
+        if op.method != "GET":  # a successful read is not recorded (management/logs.py)
+            await api_log.record_call(rt, op.method, request.url.path, op.summary, caller,
+                                      status=response.status_code, ip=client_ip(request))
         return response
     return Route(op.route_path or op.path, endpoint, methods=[op.method])
 

@@ -169,7 +169,10 @@ async def _attach_tokens(rt: Runtime, user: User, items: list[dict[str, Any]],
                          actor: Actor) -> list[str]:
     # Stale tokens are refreshed upstream first (single-flight per identity, all identities
     # at once); a dead or failing grant is served without token fields, with its token_status.
-    outcomes = await asyncio.gather(*(_read_tokens(rt, i, actor) for i in user.identities))
+    if len(user.identities) == 1:  # the common case: no task per identity
+        outcomes = [await _read_tokens(rt, user.identities[0], actor)]
+    else:
+        outcomes = await asyncio.gather(*(_read_tokens(rt, i, actor) for i in user.identities))
     read: list[str] = []
     for identity, item, outcome in zip(user.identities, items, outcomes, strict=True):
         if outcome.status:

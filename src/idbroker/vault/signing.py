@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -149,6 +150,12 @@ def _kid_of_bearer(authorization: str | None) -> str | None:
     head = authorization[7:].strip().split(".", 1)[0]
     if len(head) > _MAX_HEADER_CHARS:
         return None
+    return _kid_of_header(head)
+
+
+@functools.lru_cache(maxsize=256)
+def _kid_of_header(head: str) -> str | None:
+    # Every token one key signs carries the same header: decode it once, not per request.
     try:
         header = json.loads(b64url_decode(head))
     except (ValueError, UnicodeDecodeError, RecursionError):

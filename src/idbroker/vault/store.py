@@ -19,7 +19,9 @@ from idbroker.clock import now_ms
 from idbroker.errors import AccountConflict, Conflict
 from idbroker.ids import new_id
 from idbroker.vault import schema as t
+from idbroker.vault.audit_writer import AuditWriter
 from idbroker.vault.crypto import Vault
+from idbroker.vault.hot_reads import HotReads
 from idbroker.vault.records import (
     Client, ClientGrant, Connection, Identity, SigningKeyRecord, TokenSet, UpstreamProfile, User,
 )
@@ -49,6 +51,16 @@ class Store:
     def __init__(self, engine: AsyncEngine, vault: Vault) -> None:
         self.engine = engine
         self.vault = vault
+        # The hot-path reads (vault/hot_reads.py) and the audit group commit (audit_writer.py).
+        self.reads = HotReads(engine)
+        self.audit_writer = AuditWriter(engine)
+
+    async def close(self) -> None:
+        """Write the audit records still queued, close the inline read connections, and
+        dispose of the engine."""
+        await self.audit_writer.drain()
+        self.reads.close()
+        await self.engine.dispose()
 
     # --- clients ---------------------------------------------------------------------------
 
@@ -64,10 +76,7 @@ class Store:
         return client
 
     async def get_client(self, client_id: str) -> Client | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(
-                sa.select(t.clients).where(t.clients.c.client_id == client_id))).first()
-        return Client(**row._mapping) if row else None
+        return await self.reads.client(client_id)
 
     async def list_clients(self) -> list[Client]:
         async with self.engine.connect() as conn:
@@ -202,6 +211,8 @@ class Store:
 
     async def list_client_grants(self, *, client_id: str | None = None,
                                  audience: str | None = None) -> list[ClientGrant]:
+        if client_id:
+            return await self.reads.client_grants(client_id, audience or None)
         query = sa.select(t.client_grants.c.id, t.client_grants.c.client_id,
                           t.client_grants.c.audience, t.client_grants.c.scope
                           ).order_by(t.client_grants.c.created_at)
@@ -388,15 +399,7 @@ class Store:
         return TokenSet.from_json(self.vault.open(identity.tokens_sealed, identity_aad(identity.id)))
 
     async def get_user(self, user_id: str) -> User | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(sa.select(t.users).where(t.users.c.user_id == user_id))).first()
-            if row is None:
-                return None
-            rows = await conn.execute(sa.select(t.identities).where(
-                t.identities.c.user_id == user_id).order_by(t.identities.c.created_at,
-                                                            t.identities.c.id))
-            identities = [Identity(**r._mapping) for r in rows]
-        return User(**row._mapping, identities=identities)
+        return await self.reads.user(user_id)
 
     # --- authorization codes, grants and refresh tokens ------------------------------------
 
@@ -474,11 +477,11 @@ class Store:
     async def audit(self, type_: str, *, description: str, client_id: str | None = None,
                     user_id: str | None = None, connection: str | None = None,
                     ip: str | None = None, details: dict[str, Any] | None = None) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(t.audit_log.insert().values(
-                id=new_id("log_", 24), date=now_ms(), type=type_, client_id=client_id,
-                user_id=user_id, connection=connection, ip=ip, description=description,
-                details=details or {}))
+        # Committed before this returns; shares its transaction with concurrent records.
+        await self.audit_writer.write(dict(
+            id=new_id("log_", 24), date=now_ms(), type=type_, client_id=client_id,
+            user_id=user_id, connection=connection, ip=ip, description=description,
+            details=details or {}))
 
     async def list_audit(self, user_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = sa.select(t.audit_log).order_by(t.audit_log.c.date.desc()).limit(limit)

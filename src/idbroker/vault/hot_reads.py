@@ -1,0 +1,183 @@
+"""The reads on the request hot paths — a user with its identities (the token read), a client
+and its client grants (every token request) — each one statement on the cheapest path the
+engine allows (docs/performance.md, "Hot-path work").
+
+On SQLite that is the standard ``sqlite3`` module, inline on the event loop: a primary-key read
+costs microseconds there, against about a millisecond through SQLAlchemy's asyncio layer and
+aiosqlite's thread hop. It is safe to block the loop for it because under WAL a reader never
+waits for a writer; each statement runs in autocommit mode on a ``query_only`` connection, so it
+sees every transaction committed before it started (the same read-your-writes the pooled path
+gives) and can never write. Writes keep going through SQLAlchemy, off the loop.
+
+On PostgreSQL (and for an in-memory SQLite, which another connection cannot see) the same
+statements run through SQLAlchemy; they are built once, so only the execution is paid per call.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite as sqlite_dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from idbroker.vault import schema as t
+from idbroker.vault.records import Client, ClientGrant, Identity, User
+
+# How long an inline read may wait on a locked database (WAL recovery, a checkpoint that
+# truncates) before it gives up and the pooled path is used instead.
+_BUSY_MS = 200
+
+_USER_COLUMNS = list(t.users.c)
+_IDENTITY_COLUMNS = list(t.identities.c)
+_CLIENT_COLUMNS = [c for c in t.clients.c if c.name in Client.__dataclass_fields__]
+_GRANT_COLUMNS = [t.client_grants.c[n] for n in ("id", "client_id", "audience", "scope")]
+
+# One LEFT JOIN: the user row repeated once per identity (or once with NULLs when it has
+# none), identities in the order every reader expects.
+USER_WITH_IDENTITIES = (
+    sa.select(*_USER_COLUMNS, *(c.label(f"i_{c.name}") for c in _IDENTITY_COLUMNS))
+    .select_from(t.users.outerjoin(t.identities, t.identities.c.user_id == t.users.c.user_id))
+    .where(t.users.c.user_id == sa.bindparam("user_id"))
+    .order_by(t.identities.c.created_at, t.identities.c.id))
+CLIENT = sa.select(*_CLIENT_COLUMNS).where(t.clients.c.client_id == sa.bindparam("client_id"))
+GRANTS_OF_CLIENT = (sa.select(*_GRANT_COLUMNS)
+                    .where(t.client_grants.c.client_id == sa.bindparam("client_id"))
+                    .order_by(t.client_grants.c.created_at))
+GRANT_OF_CLIENT_FOR = (sa.select(*_GRANT_COLUMNS)
+                       .where(t.client_grants.c.client_id == sa.bindparam("client_id"),
+                              t.client_grants.c.audience == sa.bindparam("audience"))
+                       .order_by(t.client_grants.c.created_at))
+
+
+def _converter(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
+    """What turns a raw sqlite3 value into what SQLAlchemy would have returned."""
+    if isinstance(column.type, sa.JSON):
+        return _json
+    if isinstance(column.type, sa.Boolean):
+        return lambda v: v if v is None else bool(v)
+    return None
+
+
+def _json(value: Any) -> Any:
+    # Most metadata columns hold an empty object or list: no parser needed for those.
+    if value == "{}":
+        return {}
+    if value == "[]":
+        return []
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _converters(columns: Sequence[sa.Column[Any]]) -> list[tuple[int, Callable[[Any], Any]]]:
+    return [(n, conv) for n, c in enumerate(columns) if (conv := _converter(c)) is not None]
+
+
+_USER_CONV = _converters(_USER_COLUMNS + _IDENTITY_COLUMNS)
+_CLIENT_CONV = _converters(_CLIENT_COLUMNS)
+_GRANT_CONV = _converters(_GRANT_COLUMNS)
+_N_USER = len(_USER_COLUMNS)
+_USER_NAMES = [c.name for c in _USER_COLUMNS]
+_IDENTITY_NAMES = [c.name for c in _IDENTITY_COLUMNS]
+_CLIENT_NAMES = [c.name for c in _CLIENT_COLUMNS]
+_GRANT_NAMES = [c.name for c in _GRANT_COLUMNS]
+
+
+def _convert(row: Sequence[Any], conv: list[tuple[int, Callable[[Any], Any]]]) -> list[Any]:
+    values = list(row)
+    for n, fn in conv:
+        values[n] = fn(values[n])
+    return values
+
+
+def _user(rows: Sequence[Sequence[Any]], convert: bool) -> User | None:
+    if not rows:
+        return None
+    identities = []
+    values: list[Any] = []
+    for row in rows:
+        values = _convert(row, _USER_CONV) if convert else list(row)
+        if values[_N_USER] is not None:  # identities.id: NULL when the user has none
+            identities.append(Identity(**dict(zip(_IDENTITY_NAMES, values[_N_USER:]))))
+    return User(**dict(zip(_USER_NAMES, values[:_N_USER])), identities=identities)
+
+
+class HotReads:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        url = engine.url
+        path = url.database if url.get_backend_name() == "sqlite" else None
+        # A named file only: ":memory:" and "" are private to the connection that made them.
+        self._path = path if path and path != ":memory:" and not path.startswith("file:") else None
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._sql: dict[str, str] = {}
+        if self._path is not None:
+            dialect = sqlite_dialect(paramstyle="named")
+            for name, stmt in (("user", USER_WITH_IDENTITIES), ("client", CLIENT),
+                               ("grants", GRANTS_OF_CLIENT), ("grant_for", GRANT_OF_CLIENT_FOR)):
+                # Named parameters (:user_id), as sqlite3 takes them from a dict.
+                self._sql[name] = str(stmt.compile(dialect=dialect))
+
+    @property
+    def inline(self) -> bool:
+        return self._path is not None
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path or "", isolation_level=None,
+                                   check_same_thread=False, cached_statements=16)
+            conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            self._opened.append(conn)
+        return conn
+
+    def _inline(self, name: str, params: dict[str, Any]) -> list[Any] | None:
+        """Rows, or None when the inline read could not run (the caller then pools)."""
+        try:
+            return self._connection().execute(self._sql[name], params).fetchall()
+        except sqlite3.OperationalError:
+            return None
+
+    def close(self) -> None:
+        for conn in self._opened:
+            conn.close()
+        self._opened.clear()
+        self._local = threading.local()
+
+    async def _pooled(self, stmt: sa.Select[Any], params: dict[str, Any]) -> list[Any]:
+        async with self.engine.connect() as conn:
+            return list(await conn.execute(stmt, params))
+
+    async def user(self, user_id: str) -> User | None:
+        if self._path is not None:
+            rows = self._inline("user", {"user_id": user_id})
+            if rows is not None:
+                return _user(rows, convert=True)
+        return _user(await self._pooled(USER_WITH_IDENTITIES, {"user_id": user_id}),
+                     convert=False)
+
+    async def client(self, client_id: str) -> Client | None:
+        rows = self._inline("client", {"client_id": client_id}) if self._path else None
+        if rows is not None:
+            return Client(**dict(zip(_CLIENT_NAMES, _convert(rows[0], _CLIENT_CONV)))) \
+                if rows else None
+        found = await self._pooled(CLIENT, {"client_id": client_id})
+        return Client(**dict(zip(_CLIENT_NAMES, found[0]))) if found else None
+
+    async def client_grants(self, client_id: str, audience: str | None) -> list[ClientGrant]:
+        name, stmt = (("grants", GRANTS_OF_CLIENT) if audience is None
+                      else ("grant_for", GRANT_OF_CLIENT_FOR))
+        params = {"client_id": client_id} if audience is None else {
+            "client_id": client_id, "audience": audience}
+        rows = self._inline(name, params) if self._path else None
+        if rows is not None:
+            return [ClientGrant(**dict(zip(_GRANT_NAMES, _convert(r, _GRANT_CONV))))
+                    for r in rows]
+        return [ClientGrant(**dict(zip(_GRANT_NAMES, r)))
+                for r in await self._pooled(stmt, params)]
