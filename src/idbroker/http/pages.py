@@ -3,9 +3,10 @@
 Every page extends ``base.html`` and gets three things from here: ``t`` (the translation
 function bound to the page's language), ``locale`` (for ``<html lang>``) and ``branding``.
 Use :func:`html_page` from a route: it picks the language and branding for the request and
-sets ``Cache-Control: no-store`` and ``Referrer-Policy: same-origin``; the security headers and the default CSP come from the
-middleware (``SecurityHeaders``) and :func:`html_csp`. Form fields go through the macros in
-``forms.html`` so that labels, autocomplete and error wiring are the same everywhere.
+sets ``Cache-Control: no-store`` and ``Referrer-Policy: same-origin``; the other security
+headers and the default CSP come from the middleware (``SecurityHeaders``) and
+:func:`html_csp`. Form fields go through the macros in ``forms.html`` so that labels,
+autocomplete and error wiring are the same everywhere.
 """
 
 from __future__ import annotations
