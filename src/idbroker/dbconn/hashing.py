@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
+import bcrypt
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -51,6 +52,8 @@ class PasswordHashing:
             _POOL, self._verify, stored, password)
 
     def _verify(self, stored: str | None, password: str) -> Verified:
+        if stored is not None and stored.startswith(_BCRYPT_PREFIXES):
+            return _verify_bcrypt(stored, password)
         try:
             self.hasher.verify(stored or self._dummy, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -58,6 +61,21 @@ class PasswordHashing:
         if stored is None:
             return Verified(False)
         return Verified(True, self.hasher.check_needs_rehash(stored))
+
+
+# Imported accounts (`idbroker users import`, Auth0's bulk format) may carry bcrypt hashes:
+# verified as they are, then replaced by an argon2id hash at the first successful login.
+_BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+
+
+def _verify_bcrypt(stored: str, password: str) -> Verified:
+    # bcrypt only ever hashed the first 72 bytes; newer bcrypt releases refuse longer input
+    # instead of truncating, so truncate as the system that made the hash did.
+    try:
+        ok = bcrypt.checkpw(password.encode()[:72], stored.encode())
+    except ValueError:  # a malformed stored hash
+        return Verified(False)
+    return Verified(ok, needs_rehash=ok)
 
 
 @lru_cache(maxsize=4)

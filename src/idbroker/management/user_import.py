@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
@@ -24,6 +25,8 @@ from typing import IO, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from idbroker.clock import iso_ms, now_ms, now_s
+from idbroker.dbconn import STRATEGY as DATABASE_STRATEGY
+from idbroker.dbconn.options import parse_options
 from idbroker.errors import BadRequest
 from idbroker.ids import new_id
 from idbroker.json_stream import StreamError, read_records
@@ -32,10 +35,14 @@ from idbroker.management.user_admin import (
 )
 from idbroker.runtime import Runtime
 from idbroker.vault import user_bulk
+from idbroker.vault.password_store import DATABASE_ISSUER
 from idbroker.vault.records import TokenSet, User
 
 DEFAULT_BATCH = 5_000
 _TOKEN_MAX = 16_384
+_BCRYPT = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
+# The stored hash of an imported database account that came without one: verifies nothing.
+NO_PASSWORD = "!"
 _NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
@@ -71,13 +78,27 @@ class ImportIdentity(BaseModel):
                         token_type=self.token_type, expires_at=expires, scope=scope)
 
 
+class _HashValue(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    value: str = Field(min_length=1, max_length=255)
+
+
+class CustomPasswordHash(BaseModel):
+    """Auth0's ``custom_password_hash``; only the algorithms idbroker verifies are accepted."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    algorithm: str
+    hash: _HashValue
+
+
 class ImportUser(BaseModel):
     """Auth0's bulk-import user object (its database-connection fields that mean something
     here), and the history fields of Auth0's export."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    user_id: str = Field(min_length=1, max_length=300)
+    # Required, except for a database connection (a random id is drawn, as at Auth0).
+    user_id: str | None = Field(default=None, min_length=1, max_length=300)
     email: str | None = Field(default=None, max_length=320)
     email_verified: bool = False
     username: str | None = Field(default=None, min_length=1, max_length=128)
@@ -89,8 +110,8 @@ class ImportUser(BaseModel):
     blocked: bool = False
     app_metadata: dict[str, Any] | None = None
     user_metadata: dict[str, Any] | None = None
-    password_hash: str | None = None
-    custom_password_hash: dict[str, Any] | None = None
+    password_hash: str | None = Field(default=None, max_length=255)
+    custom_password_hash: CustomPasswordHash | None = None
     identities: list[ImportIdentity] = Field(default_factory=list, max_length=50)
     # Export fields: kept, so a migrated user keeps its history.
     created_at: str | None = None
@@ -178,6 +199,9 @@ class _Target:
     issuer: str
     namespaced: bool
     is_social: bool
+    # A database connection (strategy auth0): accounts with a password credential.
+    database: bool = False
+    requires_username: bool = False
 
 
 class _RecordInvalid(ValueError):
@@ -198,10 +222,21 @@ def _account(raw: Any, target: _Target, *, stamp: int, drop_password_hashes: boo
         record = ImportUser.model_validate(raw)
     except ValidationError as exc:
         raise _RecordInvalid(_validation_message(exc)) from exc
-    if (record.password_hash or record.custom_password_hash) and not drop_password_hashes:
-        raise _RecordInvalid("password hashes cannot be imported: idbroker has no database "
-                             "connections (use --drop-password-hashes to import the user "
-                             "without it)")
+    password_hash = None
+    if record.password_hash or record.custom_password_hash:
+        if not target.database and not drop_password_hashes:
+            raise _RecordInvalid("password hashes can only be imported into a database "
+                                 "connection (use --drop-password-hashes to import the user "
+                                 "without it)")
+        if target.database and not drop_password_hashes:
+            password_hash = _password_hash(record)
+    if target.database:
+        if record.email is None:
+            raise _RecordInvalid("email is required for a database connection (at email)")
+        if any(i.token_set() is not None for i in record.identities):
+            raise _RecordInvalid("a database connection's users have no IdP tokens")
+    elif record.user_id is None:
+        raise _RecordInvalid("Field required (at user_id)")
     ours = [i for i in record.identities if i.connection in (None, target.name)]
     report.other_identities += len(record.identities) - len(ours)
     if len(ours) > 1:
@@ -214,8 +249,10 @@ def _account(raw: Any, target: _Target, *, stamp: int, drop_password_hashes: boo
     namespace = f"{target.name}|" if target.namespaced else ""
     if identity is not None and identity.user_id is not None:
         subject = identity.user_id.removeprefix(namespace)
-    else:
+    elif record.user_id is not None:
         subject = record.user_id.removeprefix(f"{target.provider}|{namespace}")
+    else:
+        subject = secrets.token_hex(12)  # a database account's id, as POST /users draws it
     if not subject or len(subject) > 255:
         raise _RecordInvalid("the upstream subject must be 1-255 characters (at user_id)")
     idp_user_id = f"{namespace}{subject}"
@@ -242,14 +279,50 @@ def _account(raw: Any, target: _Target, *, stamp: int, drop_password_hashes: boo
         "subject": subject, "idp_user_id": idp_user_id, "is_social": target.is_social,
         "profile_data": {k: v for k, v in root.items() if v is not None},
         "created_at": created, "updated_at": stamp}
+    credential = None
+    if target.database:
+        username = record.username.lower() if record.username and target.requires_username \
+            else None
+        user["username"] = username
+        credential = {"user_id": user_id, "connection_id": target.connection_id,
+                      "email": record.email, "username": username,
+                      # No hash: a credential that never verifies; the person signs in after
+                      # a password reset.
+                      "password_hash": password_hash or NO_PASSWORD,
+                      "created_at": created, "updated_at": stamp}
     return user_bulk.NewAccount(user=user, identity=identity_row,
-                                tokens=identity.token_set() if identity else None)
+                                tokens=identity.token_set() if identity else None,
+                                credential=credential, password_given=password_hash is not None)
+
+
+def _password_hash(record: ImportUser) -> str:
+    """The stored form of the record's hash: bcrypt ($2a$/$2b$/$2y$) as it is, argon2 in its
+    PHC string; anything else cannot be verified and is refused."""
+    if record.password_hash is not None:
+        value, algorithm = record.password_hash, "bcrypt"
+    else:
+        assert record.custom_password_hash is not None
+        value = record.custom_password_hash.hash.value
+        algorithm = record.custom_password_hash.algorithm
+    if algorithm == "bcrypt" and _BCRYPT.fullmatch(value):
+        return value
+    if algorithm == "argon2" and value.startswith(("$argon2id$", "$argon2i$", "$argon2d$")):
+        return value
+    if algorithm not in ("bcrypt", "argon2"):
+        raise _RecordInvalid(f"password hash algorithm {algorithm} is not supported (bcrypt "
+                             "and argon2 are; at custom_password_hash.algorithm)")
+    raise _RecordInvalid(f"not a {algorithm} hash (at password_hash)")
 
 
 async def _target(rt: Runtime, name: str) -> _Target:
     connection = await rt.store.get_connection_by_name(name)
     if connection is None:
         raise BadRequest(f"the connection {name} does not exist")
+    if connection.strategy == DATABASE_STRATEGY:
+        return _Target(connection_id=connection.id, name=connection.name, provider="auth0",
+                       issuer=DATABASE_ISSUER, namespaced=False, is_social=False,
+                       database=True, requires_username=parse_options(
+                           connection.options).requires_username)
     connector = rt.connector(connection)
     return _Target(connection_id=connection.id, name=connection.name,
                    provider=connector.provider, issuer=_upstream_issuer(connector),
@@ -307,6 +380,13 @@ async def import_users(rt: Runtime, source: IO[str], *, connection: str, upsert:
                 first = seen.get(account.user["user_id"])
                 if first is not None:
                     raise _RecordInvalid(f"the same user as record {first} of this file")
+                if account.credential is not None:
+                    for key in ("email", "username"):
+                        value = account.credential[key]
+                        if value is not None and (f"{key}:{value}") in seen:
+                            raise _RecordInvalid(
+                                f"the same {key} as record {seen[f'{key}:{value}']} of this "
+                                "file")
             except _RecordInvalid as exc:
                 fail(item.index, item.line, str(exc))
                 if on_error == "abort":
@@ -314,6 +394,10 @@ async def import_users(rt: Runtime, source: IO[str], *, connection: str, upsert:
                     return report
                 continue
             seen[account.user["user_id"]] = item.index
+            if account.credential is not None:
+                for key in ("email", "username"):
+                    if account.credential[key] is not None:
+                        seen[f"{key}:{account.credential[key]}"] = item.index
             batch.append(account)
             where.append((item.index, item.line))
             if len(batch) >= batch_size:

@@ -34,6 +34,10 @@ class NewAccount:
     user: dict[str, Any]  # users columns
     identity: dict[str, Any]  # identities columns without tokens
     tokens: TokenSet | None = field(default=None, repr=False)
+    # A database-connection account's password_credentials row (its hash already made).
+    credential: dict[str, Any] | None = field(default=None, repr=False)
+    # False: the record had no hash; an upsert then keeps the stored one.
+    password_given: bool = False
 
 
 @dataclass(slots=True)
@@ -88,9 +92,22 @@ async def write_batch(store: Store, accounts: list[NewAccount], *, connection_id
                 t.identities.c.connection_id == connection_id,
                 t.identities.c.issuer == issuer, t.identities.c.subject.in_(chunk)))
             by_subject.update({r.subject: (r.id, r.user_id) for r in rows})
+        # A database connection's login identifiers are unique per connection.
+        holders: dict[str, str] = {}
+        for key in ("email", "username"):
+            values = [a.credential[key] for a in accounts
+                      if a.credential is not None and a.credential[key] is not None]
+            column = t.password_credentials.c[key]
+            for chunk in _chunks(values):
+                rows = await conn.execute(sa.select(column, t.password_credentials.c.user_id)
+                                          .where(t.password_credentials.c.connection_id
+                                                 == connection_id, column.in_(chunk)))
+                holders.update({f"{key}:{r[0]}": r[1] for r in rows})
 
         new_users: list[dict[str, Any]] = []
         new_identities: list[dict[str, Any]] = []
+        new_credentials: list[dict[str, Any]] = []
+        credential_updates: list[dict[str, Any]] = []
         user_updates: list[dict[str, Any]] = []
         token_updates: list[dict[str, Any]] = []
         for position, account in enumerate(accounts):
@@ -99,6 +116,10 @@ async def write_batch(store: Store, accounts: list[NewAccount], *, connection_id
             if found is not None and found[1] != user_id:
                 result.conflicts.append((position, f"the upstream account is already stored "
                                                    f"under user_id {found[1]}"))
+                continue
+            taken = _taken_identifier(account, holders)
+            if taken:
+                result.conflicts.append((position, taken))
                 continue
             if user_id in existing_users or found is not None:
                 if found is None:
@@ -113,8 +134,16 @@ async def write_batch(store: Store, accounts: list[NewAccount], *, connection_id
                 if account.tokens is not None:
                     token_updates.append({"b_id": found[0], "updated_at": account.user[
                         "updated_at"], **_token_columns(store, found[0], account.tokens)})
+                if account.credential is not None:
+                    change = {k: account.credential[k] for k in ("email", "username",
+                                                                 "updated_at")}
+                    if account.password_given:
+                        change["password_hash"] = account.credential["password_hash"]
+                    credential_updates.append({"b_user_id": user_id, **change})
                 result.updated += 1
                 continue
+            if account.credential is not None:
+                new_credentials.append(account.credential)
             new_users.append(account.user)
             new_identities.append({**account.identity, **_token_columns(
                 store, account.identity["id"], account.tokens)})
@@ -124,10 +153,17 @@ async def write_batch(store: Store, accounts: list[NewAccount], *, connection_id
         if new_users:
             await _insert_many(conn, t.users, new_users)
             await _insert_many(conn, t.identities, new_identities)
+        if new_credentials:
+            await _insert_many(conn, t.password_credentials, new_credentials)
         if user_updates:
             # executemany: the SET columns are the keys of the parameter dicts.
             await conn.execute(t.users.update().where(
                 t.users.c.user_id == sa.bindparam("b_user_id")), user_updates)
+        # Grouped by the columns they set (executemany needs one shape per statement).
+        for shape in {tuple(sorted(u)) for u in credential_updates}:
+            await conn.execute(t.password_credentials.update().where(
+                t.password_credentials.c.user_id == sa.bindparam("b_user_id")),
+                [u for u in credential_updates if tuple(sorted(u)) == shape])
         if token_updates:
             await conn.execute(t.identities.update().where(
                 t.identities.c.id == sa.bindparam("b_id")), token_updates)
@@ -137,6 +173,17 @@ async def write_batch(store: Store, accounts: list[NewAccount], *, connection_id
                 await conn.execute(t.identity_refresh.delete().where(
                     t.identity_refresh.c.identity_id.in_(chunk)))
     return result
+
+
+def _taken_identifier(account: NewAccount, holders: dict[str, str]) -> str | None:
+    if account.credential is None:
+        return None
+    for key in ("email", "username"):
+        value = account.credential[key]
+        holder = holders.get(f"{key}:{value}") if value is not None else None
+        if holder is not None and holder != account.user["user_id"]:
+            return f"the {key} is already used by user_id {holder} in this connection"
+    return None
 
 
 async def _insert_many(conn: AsyncConnection, table: sa.Table,

@@ -139,7 +139,7 @@ async def test_invalid_records_are_reported_by_index_and_line(broker: Broker) ->
     by_index = {e.index: e for e in report.errors}
     assert sorted(by_index) == [1, 2, 3, 4, 5]
     assert "email" in by_index[1].message and "must be an email address" in by_index[1].message
-    assert "password hashes cannot be imported" in by_index[2].message
+    assert "can only be imported into a database connection" in by_index[2].message
     assert by_index[3].message == "a user must be a JSON object"
     assert "phone_number" in by_index[4].message
     assert "record 0" in by_index[5].message
