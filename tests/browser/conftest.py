@@ -171,14 +171,15 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
 # -- servers --------------------------------------------------------------------
 
 
-def _run_async(coro: Any) -> Any:
-    """``asyncio.run`` on a thread of its own: the sync Playwright API keeps an event loop
-    marked as running on the main thread while the browser is open."""
+def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` on a thread of its own, for anything that calls
+    ``asyncio.run`` (the store's set-up, emptying PostgreSQL): the sync Playwright API keeps
+    an event loop marked as running on the main thread while the browser is open."""
     result: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            result["value"] = asyncio.run(coro)
+            result["value"] = fn(*args, **kwargs)
         except BaseException as exc:
             result["error"] = exc
 
@@ -188,6 +189,10 @@ def _run_async(coro: Any) -> Any:
     if "error" in result:
         raise result["error"]
     return result["value"]
+
+
+def _run_async(coro: Any) -> Any:
+    return in_thread(asyncio.run, coro)
 
 
 @dataclass
@@ -256,7 +261,7 @@ def start_live_broker(tmp: Path, **settings_overrides: Any) -> Iterator[LiveBrok
     upstream_sock, broker_sock = bound_socket(), bound_socket()
     base_url = f"http://127.0.0.1:{broker_sock.getsockname()[1]}"
     upstream_url = f"http://127.0.0.1:{upstream_sock.getsockname()[1]}"
-    settings = broker_settings(base_url, tmp / "data", **settings_overrides)
+    settings = in_thread(broker_settings, base_url, tmp / "data", **settings_overrides)
     upstream = FakeOIDCUpstream(issuer=upstream_url, redirect_uris=[f"{base_url}/login/callback"],
                                 auto_approve=None)
     init = _run_async(initialise(settings))

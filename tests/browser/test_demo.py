@@ -17,7 +17,7 @@ from idbroker.demo import sample_app
 from idbroker.demo.sample_app import SampleAppConfig, create_sample_app
 from idbroker.demo.upstream_idp import DEFAULT_DEMO_USERS, DemoClient, DemoIdpConfig, create_demo_idp
 from idbroker.http.app import create_app
-from tests.browser.conftest import SPA_JS_DIST, _run_async
+from tests.browser.conftest import SPA_JS_DIST, _run_async, in_thread
 from tests.interop.servers import ServerThread, bound_socket, broker_settings
 
 
@@ -31,7 +31,8 @@ class Demo:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     socks = [bound_socket() for _ in range(3)]
     broker_url, idp_url, app_url = (f"http://127.0.0.1:{s.getsockname()[1]}" for s in socks)
-    settings = broker_settings(broker_url, tmp_path_factory.mktemp("demo") / "data", demo=True)
+    settings = in_thread(broker_settings, broker_url, tmp_path_factory.mktemp("demo") / "data",
+                         demo=True)
     idp_secret = secrets.token_urlsafe(24)
     setup = _run_async(prepare(settings, idp_url, idp_secret, app_url))
     idp = create_demo_idp(DemoIdpConfig(
