@@ -84,6 +84,8 @@ DIGEST_COLUMNS: list[DigestColumn] = [
         t.authorization_codes.c.consumed.is_(False), t.authorization_codes.c.expires_at > now)),
     DigestColumn(t.login_transactions, "state_digest",
                  lambda now: t.login_transactions.c.expires_at > now),
+    DigestColumn(t.sessions, "cookie_digest", lambda now: sa.and_(
+        t.sessions.c.idle_expires_at > now, t.sessions.c.expires_at > now)),
 ]
 
 
