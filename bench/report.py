@@ -13,9 +13,9 @@ def _fmt(value: float | None, digits: int = 0) -> str:
 
 def _row(name: str, r: dict[str, Any] | None, ratio: str = "") -> str:
     if r is None:
-        return f"| {name} | — | — | — | {ratio} |"
+        return f"| {name} | — | — | — | — | {ratio} |"
     return (f"| {name} | {_fmt(r['rps'])} | {_fmt(r['p50_ms'], 2)} | {_fmt(r['p99_ms'], 2)} "
-            f"| {ratio} |")
+            f"| {_fmt(r.get('per_cpu_s'))} | {ratio} |")
 
 
 def markdown(res: dict[str, Any]) -> str:
@@ -29,8 +29,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"{res['workers']} workers · {res['seconds']} s per scenario × {res['rounds']} round(s) · "
         f"{m['cores']} cores, load average before {m['loadavg_before']}",
         "",
-        "| scenario | req/s | p50 ms | p99 ms | ratio (same run) |",
-        "|---|---:|---:|---:|---|",
+        "| scenario | req/s | p50 ms | p99 ms | req per server CPU-s | ratio (same run) |",
+        "|---|---:|---:|---:|---:|---|",
         _row("hello-world JSON (Starlette/uvicorn, same workers)", s["hello"]),
         _row("read `GET /api/v2/users/{id}` + IdP tokens", s["read"],
              f"**{r['read_vs_hello']:.2f}×** hello-world" + (
@@ -50,6 +50,11 @@ def markdown(res: dict[str, Any]) -> str:
     if "login" in s:
         lines.append(_row("login (authorize → upstream → callback → code exchange)",
                           s["login"], "logins/s"))
+    cpu = res.get("ratios_per_cpu") or {}
+    if cpu:
+        lines += ["", "Per server CPU-second (load-independent): " + ", ".join(
+            f"{name.replace('_vs_', ' vs ').replace('_', ' ')} **{value:.2f}×**"
+            for name, value in cpu.items()) + "."]
     st = s.get("storm")
     if st:
         lines += ["", "Refresh storm: "
@@ -61,8 +66,8 @@ def markdown(res: dict[str, Any]) -> str:
                   f"(upstream token latency {st['upstream_delay_ms']:.0f} ms)."]
     f = res["footprint"]
     lines += ["", f"Start-up to first answer: **{f['startup_s']:.2f} s** (`idbroker serve`, "
-              f"seeded store). Resident size per process after the read scenario "
-              f"(supervisor first): "
+              f"seeded store). Resident size of each process (uvicorn's supervisor and "
+              f"workers) after the read scenario: "
               f"{', '.join(f'{v:.0f} MB' for v in f['worker_rss_mb'])}. "
               f"Seeding {res['users']:,} users through `users import` took "
               f"{res['seed_s']:.1f} s ({res['users'] / res['seed_s']:,.0f} users/s)."]

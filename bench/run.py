@@ -75,11 +75,25 @@ def _mgmt_token(broker: str, client: tuple[str, str], audience: str) -> str:
     return response.json()["access_token"]
 
 
+def _on(server: servers.Server, url: str, **kwargs: Any) -> dict[str, Any]:
+    """A wrk run, plus the CPU the server's process tree spent on it: requests per server
+    CPU-second barely moves with the other load of a shared machine, wall-clock req/s does."""
+    before = server.cpu_seconds()
+    result = wrk.run(url, **kwargs)
+    cpu = server.cpu_seconds() - before
+    ok = result["requests"] - result["non_2xx"]
+    result["server_cpu_s"] = cpu
+    result["per_cpu_s"] = ok / cpu if cpu > 0 else None
+    return result
+
+
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
     best = dict(runs[0])
-    for key in ("rps", "p50_ms", "p99_ms"):
-        best[key] = statistics.median(r[key] for r in runs)
-    best["rounds"] = [{k: r[k] for k in ("rps", "p50_ms", "p99_ms", "errors")} for r in runs]
+    for key in ("rps", "p50_ms", "p99_ms", "per_cpu_s"):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        best[key] = statistics.median(values) if values else None
+    best["rounds"] = [{k: r.get(k) for k in ("rps", "p50_ms", "p99_ms", "errors", "per_cpu_s")}
+                      for r in runs]
     best.pop("raw", None)
     return best
 
@@ -173,11 +187,11 @@ def main() -> None:
         for n in range(rounds):
             # Interleaved, so each ratio compares runs made under the same machine load.
             print(f"bench: round {n + 1}/{rounds}: hello-world, read, oidc-provider userinfo")
-            hello_runs.append(wrk.run(f"http://127.0.0.1:{ports['hello']}/hello", **run))
-            read_runs.append(wrk.run(broker, script="read_users.lua", **run, env={
+            hello_runs.append(_on(hello, f"http://127.0.0.1:{ports['hello']}/hello", **run))
+            read_runs.append(_on(idb, broker, script="read_users.lua", **run, env={
                 "BENCH_TOKEN": token, "BENCH_IDS": str(ids_file)}))
             if op is not None:
-                userinfo_runs.append(wrk.run(f"{op_url}/me", script="get_bearer.lua", **run,
+                userinfo_runs.append(_on(op, f"{op_url}/me", script="get_bearer.lua", **run,
                                              env={"BENCH_TOKEN": op_token or ""}))
         results["scenarios"]["hello"] = _median(hello_runs)
         results["scenarios"]["read"] = _median(read_runs)
@@ -198,10 +212,10 @@ def main() -> None:
                           "audience": settings.management_audience})
         token_runs, op_token_runs = [], []
         for _ in range(rounds):
-            token_runs.append(wrk.run(f"{broker}/oauth/token", script="post_form.lua", **run,
+            token_runs.append(_on(idb, f"{broker}/oauth/token", script="post_form.lua", **run,
                                       env={"BENCH_BODY": body}))
             if op is not None:
-                op_token_runs.append(wrk.run(f"{op_url}/token", script="post_form.lua", **run,
+                op_token_runs.append(_on(op, f"{op_url}/token", script="post_form.lua", **run,
                                              env={"BENCH_BODY": oidc_provider.token_body()}))
         results["scenarios"]["token"] = _median(token_runs)
         if op_token_runs:
@@ -229,6 +243,13 @@ def main() -> None:
             server.stop()
     s = results["scenarios"]
     ratios = results["ratios"] = {"read_vs_hello": s["read"]["rps"] / s["hello"]["rps"]}
+    # The same ratios per server CPU-second (see _on).
+    cpu = results["ratios_per_cpu"] = {}
+    for name, (a, b) in {"read_vs_hello": ("read", "hello"),
+                         "read_vs_op_userinfo": ("read", "op_userinfo"),
+                         "token_vs_op_token": ("token", "op_token")}.items():
+        if s.get(a, {}).get("per_cpu_s") and s.get(b, {}).get("per_cpu_s"):
+            cpu[name] = s[a]["per_cpu_s"] / s[b]["per_cpu_s"]
     if "op_userinfo" in s:
         ratios["read_vs_op_userinfo"] = s["read"]["rps"] / s["op_userinfo"]["rps"]
     if "token" in s:

@@ -68,6 +68,8 @@ class _Generated(io.TextIOBase):
     def __init__(self, count: int) -> None:
         self.count, self.next, self.buf = count, 0, "["
         self.expires = int(time.time()) + 30 * 86_400  # fresh for the run: no refresh on read
+        # Token-shaped values of realistic length; unique per user through the counter.
+        self.access, self.refresh = secrets.token_urlsafe(90), secrets.token_urlsafe(42)
 
     def readable(self) -> bool:
         return True
@@ -79,8 +81,8 @@ class _Generated(io.TextIOBase):
             "name": f"Bench User {sub}", "given_name": "Bench", "family_name": sub,
             "nickname": f"user{sub}", "last_ip": "127.0.0.1", "logins_count": 1,
             "identities": [{"connection": CONNECTION,
-                            "access_token": "ya29." + secrets.token_urlsafe(96),
-                            "refresh_token": "1//" + secrets.token_urlsafe(48),
+                            "access_token": f"ya29.{sub}{self.access}",
+                            "refresh_token": f"1//{sub}{self.refresh}",
                             "token_type": "Bearer", "expires_at": self.expires,
                             "scope": "openid profile email"}]})
 
