@@ -284,3 +284,16 @@ async def note_login(store: Store, user_id: str, ip: str | None) -> None:
         await conn.execute(t.users.update().where(t.users.c.user_id == user_id).values(
             last_login=stamp, last_ip=ip, logins_count=t.users.c.logins_count + 1,
             updated_at=stamp))
+
+
+async def blocked_addresses(store: Store, accounts: list[str], since_ms: int
+                            ) -> list[tuple[str, str]]:
+    """(account, address) pairs blocked at or after ``since_ms``."""
+    if not accounts:
+        return []
+    c = t.login_failures.c
+    async with store.engine.connect() as conn:
+        rows = await conn.execute(sa.select(c.account, c.ip).where(
+            c.account.in_(accounts), c.blocked_at.is_not(None),
+            c.blocked_at >= since_ms).order_by(c.blocked_at))
+    return [(row.account, row.ip) for row in rows]

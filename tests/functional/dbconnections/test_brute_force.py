@@ -121,3 +121,32 @@ async def test_password_endpoints_have_their_own_tighter_rate_limit(
     assert limited.status_code == 429 and limited.json()["error"] == "too_many_requests"
     # Other groups keep their own budget.
     assert (await broker.http.get("/.well-known/jwks.json")).status_code == 200
+
+
+async def test_administrators_see_and_lift_blocks_through_user_blocks(
+        broker: Broker, app: dict[str, Any], db: dict[str, Any]) -> None:
+    from urllib.parse import quote
+    broker.runtime.settings.brute_force_max_attempts = 2
+    user_id = "auth0|" + (await signup(broker, app)).json()["_id"]
+    await _fail(broker.http, app, "jane@example.com", 2)
+    await _fail(broker.http, app, "ghost@example.com", 2)
+    path = f"user-blocks/{quote(user_id, safe='')}"
+    listed = await broker.mgmt("GET", path)
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == {"blocked_for": [
+        {"identifier": "jane@example.com", "ip": "127.0.0.1", "connection": "Users"}]}
+    by_identifier = await broker.mgmt("GET", "user-blocks",
+                                      params={"identifier": "Ghost@example.com"})
+    assert [b["identifier"] for b in by_identifier.json()["blocked_for"]] == ["ghost@example.com"]
+    assert (await broker.mgmt("GET", "user-blocks")).status_code == 400
+    assert (await broker.mgmt("GET", "user-blocks/auth0%7Cnobody")).status_code == 404
+
+    assert (await broker.mgmt("DELETE", path)).status_code == 204
+    assert (await broker.mgmt("GET", path)).json() == {"blocked_for": []}
+    assert (await co_authenticate(broker.http, app, "jane@example.com", PASSWORD)).status_code \
+        == 200
+    assert (await broker.mgmt("DELETE", "user-blocks",
+                              params={"identifier": "ghost@example.com"})).status_code == 204
+    assert (await broker.mgmt("GET", "user-blocks",
+                              params={"identifier": "ghost@example.com"})).json() == {
+        "blocked_for": []}
