@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import AppServer, LiveBroker, app_config, pick_upstream_user
+from tests.browser.test_hosted_login import reset_link
 
 PASSWORD = "Correct-Horse-9-battery"
 
@@ -168,3 +170,22 @@ def test_sign_up_through_lock_then_signed_in(page: Any, live: LiveBroker,
     assert "signup success" in names and "authenticated" in names, names
     assert state["profile"]["email"] == email
     assert state["profile"]["user_id"].startswith("auth0|")
+
+
+def test_forgot_password_through_lock_mails_a_reset_link(
+        page: Any, live: LiveBroker, lock: dict[str, Any],
+        screenshot: Callable[..., Path]) -> None:
+    email = f"ines-{secrets.token_hex(3)}@example.com"
+    signup(live, lock["db"], lock["database"], email)
+    open_lock(page, live, lock, "database")
+
+    page.locator(".auth0-lock-alternative-link").click()  # "Don't remember your password?"
+    field = page.locator("input[name=email]")
+    expect(field).to_have_count(1)  # the login screen has slid away
+    field.fill(email)
+    page.locator("button.auth0-lock-submit").click()  # POST /dbconnections/change_password
+    page.locator(".auth0-global-message-success").wait_for()
+    screenshot(page, "sent")
+
+    link = reset_link(live.settings.data_dir / "outbox", email)
+    assert link.startswith(f"{live.base_url}/lo/reset?")
