@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -19,7 +20,15 @@ sys.path.insert(0, str(ROOT))
 from bench.servers import VENV_BIN, free_port  # noqa: E402
 
 
-def first_answer(data_dir: Path, workers: int) -> float:
+def first_answer(data_dir: Path, workers: int) -> tuple[float, float]:
+    """(seconds to the first answer, CPU seconds the whole process tree used, start to stop)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = _first_answer(data_dir, workers)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def _first_answer(data_dir: Path, workers: int) -> float:
     port = free_port()
     env = {**os.environ, "IDBROKER_DATA_DIR": str(data_dir),
            "IDBROKER_ISSUER": f"http://127.0.0.1:{port}/", "IDBROKER_LOG_LEVEL": "WARNING"}
@@ -56,9 +65,10 @@ def main() -> None:
     print(f"python -c pass:           {import_s('sys'):.2f} s")
     print(f"import idbroker.cli.main: {import_s('idbroker.cli.main'):.2f} s")
     print(f"import idbroker.http.app: {import_s('idbroker.http.app'):.2f} s")
-    for n in range(args.rounds):
-        print(f"serve --workers {args.workers} first answer: "
-              f"{first_answer(args.data_dir, args.workers):.2f} s")
+    for _ in range(args.rounds):
+        wall, cpu = first_answer(args.data_dir, args.workers)
+        print(f"serve --workers {args.workers}: first answer after {wall:.2f} s; "
+              f"{cpu:.2f} CPU-s used by its processes (load {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

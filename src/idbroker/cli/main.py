@@ -84,6 +84,7 @@ def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
     """Apply migrations and serve the broker."""
     import uvicorn
 
+    from idbroker.cli.forking import fork_workers
     from idbroker.lifecycle.worker import WorkerThread
 
     settings = _settings()
@@ -96,6 +97,8 @@ def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
     background = WorkerThread(settings) if with_worker or settings.worker_in_serve else None
     if background is not None:
         background.start()
+    elif workers > 1:
+        fork_workers()  # start-up in a fraction of the time (cli/forking.py)
     try:
         uvicorn.run("idbroker.http.app:create_app_from_env", factory=True, host=host,
                     port=port, workers=workers, access_log=False,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # PostgreSQL advisory-lock keys (any 64-bit integers, fixed): one serialises whole start-ups
@@ -40,6 +41,9 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def _alembic_config(connection: sa.Connection) -> Config:
+    # Alembic is imported only when a migration may be needed: importing it is a good part
+    # of a worker's start-up, and a database at head needs none of it (_at_head).
+    from alembic.config import Config
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -47,13 +51,50 @@ def _alembic_config(connection: sa.Connection) -> Config:
 
 
 def _upgrade(connection: sa.Connection) -> None:
+    from alembic import command
     command.upgrade(_alembic_config(connection), "head")
 
 
 def _pending(connection: sa.Connection) -> bool:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
     script = ScriptDirectory.from_config(_alembic_config(connection))
     current = MigrationContext.configure(connection).get_current_heads()
     return set(current) != set(script.get_heads())
+
+
+_REVISION = re.compile(r"^revision\s*(?::\s*str\s*)?=\s*['\"]([^'\"]+)['\"]", re.M)
+_DOWN = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", re.M)
+
+
+def script_heads() -> frozenset[str] | None:
+    """The head revisions of the migration scripts, read from their source without
+    importing Alembic; None when a script is not in the plain form this reads (then Alembic
+    decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text("utf-8")
+        revision, down = _REVISION.search(text), _DOWN.search(text)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision.group(1))
+        parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    heads = frozenset(revisions - parents)
+    return heads or None
+
+
+async def _at_head(conn: AsyncConnection) -> bool:
+    heads = script_heads()
+    if heads is None:
+        return False
+    exists = sa.text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                     "'alembic_version'" if conn.dialect.name == "sqlite"
+                     else "SELECT to_regclass('alembic_version') IS NOT NULL")
+    if not (await conn.execute(exists)).scalar():
+        return False  # a new database
+    rows = await conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+    return frozenset(r[0] for r in rows) == heads
 
 
 async def migrate(engine: AsyncEngine) -> bool:
@@ -65,6 +106,8 @@ async def migrate(engine: AsyncEngine) -> bool:
         if engine.dialect.name == "postgresql":
             await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
                                {"key": _MIGRATION_LOCK})
+        if await _at_head(conn):
+            return False
         pending = await conn.run_sync(_pending)
         if pending:
             await conn.run_sync(_upgrade)
