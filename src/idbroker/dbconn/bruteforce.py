@@ -28,6 +28,8 @@ from idbroker.runtime import Runtime
 from idbroker.vault import password_store
 
 ANY_ACCOUNT = "*"
+BLOCKED = "address blocked for this identifier"
+OVER_CAP = "address over the failed-login cap"
 
 
 def address_bucket(ip: str | None) -> str:
@@ -57,12 +59,12 @@ async def refuse_if_blocked(rt: Runtime, account: str, ip: str) -> None:
     row = await password_store.failures_of(rt.store, account, ip)
     if row is not None and row.blocked_at is not None:
         if row.blocked_at + settings.brute_force_block_s * 1000 > stamp:
-            raise TooManyAttempts(detail="address blocked for this identifier")
+            raise TooManyAttempts(detail=BLOCKED)
         await password_store.clear_failures(rt.store, account, ip)
     everyone = await password_store.failures_of(rt.store, ANY_ACCOUNT, ip)
     if everyone is not None and everyone.failures >= settings.brute_force_ip_limit \
             and everyone.window_start + settings.brute_force_ip_window_s * 1000 > stamp:
-        raise TooManyAttempts(detail="address over the failed-login cap")
+        raise TooManyAttempts(detail=OVER_CAP)
 
 
 async def record_failure(rt: Runtime, account: str, ip: str) -> tuple[bool, bool]:

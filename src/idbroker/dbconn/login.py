@@ -42,8 +42,11 @@ async def authenticate(rt: Runtime, database: Database, identifier: Any, passwor
     if protect:
         try:
             await bruteforce.refuse_if_blocked(rt, account, bucket)
-        except TooManyAttempts:
-            await rt.store.audit("limit_wc", description="Blocked address tried to log in",
+        except TooManyAttempts as exc:
+            capped = exc.detail == bruteforce.OVER_CAP
+            await rt.store.audit("limit_mu" if capped else "limit_wc",
+                                 description="Refused: address over its failed-login cap"
+                                 if capped else "Refused: address blocked for this identifier",
                                  client_id=client_id, connection=connection.name, ip=ip)
             raise
     credential = await password_store.find_credential(rt.store, connection.id, ident) \

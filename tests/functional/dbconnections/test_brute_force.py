@@ -81,6 +81,8 @@ async def test_an_address_failing_across_many_identifiers_is_refused(
             await _fail(stuffer, app, f"user{n}@example.com", 1)
         refused = await co_authenticate(stuffer, app, "jane@example.com", PASSWORD)
         assert refused.status_code == 429 and refused.json()["error"] == TOO_MANY
+    types = [e["type"] for e in (await broker.mgmt("GET", "logs", params={"per_page": 100})).json()]
+    assert types.count("limit_mu") == 2  # when the cap was reached, and the refusal
     assert (await co_authenticate(broker.http, app, "jane@example.com", PASSWORD)).status_code \
         == 200
 
