@@ -35,7 +35,7 @@ def run(url: str, *, seconds: float, connections: int, threads: int, script: str
     lua = LUA / "report.lua"
     if script:
         # wrk takes one script: concatenate the scenario's with the shared reporter.
-        combined = Path(tempfile.gettempdir()) / f"idbroker-bench-{os.getpid()}-{script}"
+        combined = Path(tempfile.gettempdir()) / f"idbroker-wrk-{os.getpid()}-{script}"
         combined.write_text((LUA / script).read_text() + "\n" + lua.read_text())
         lua = combined
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
