@@ -249,4 +249,8 @@ class Settings(BaseSettings):
             )
         if self.allow_insecure_upstreams:
             problems.append("IDBROKER_ALLOW_INSECURE_UPSTREAMS cannot be on in production")
+        if self.smtp_host and self.smtp_security == "none" and not is_loopback_host(self.smtp_host):
+            # Reset links are credentials: plain SMTP only to a relay on this machine.
+            problems.append("IDBROKER_SMTP_SECURITY=none needs a loopback IDBROKER_SMTP_HOST "
+                            "in production")
         return problems

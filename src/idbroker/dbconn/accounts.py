@@ -6,6 +6,7 @@ Used by ``POST /dbconnections/signup``, the hosted sign-up page and ``POST /api/
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ _EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
 # Auth0's username alphabet.
 _USERNAME = re.compile(r"[A-Za-z0-9_+\-.!#$'^`~@]+")
 MAX_IDENTIFIER_CHARS = 320
+MAX_METADATA_BYTES = 16_384
 
 
 def normalise(identifier: str) -> str:
@@ -118,13 +120,33 @@ def parse_profile(body: dict[str, Any], options: DatabaseOptions) -> Profile:
                 f"Invalid sign up: the username must be {limits.min} to {limits.max} "
                 "letters, digits or _+-.!#$'^`~ (no @)", code="invalid_username")
     if profile.user_metadata is not None:
-        from idbroker.management.user_admin import check_metadata  # the one metadata rule
-
-        try:
-            check_metadata(profile.user_metadata)
-        except ValueError as exc:
-            raise signup_error(f"Invalid sign up: user_metadata {exc}") from exc
+        problem = metadata_problem(profile.user_metadata)
+        if problem:
+            raise signup_error(f"Invalid sign up: user_metadata {problem}")
     return profile
+
+
+def metadata_problem(value: dict[str, Any]) -> str | None:
+    """Auth0's metadata rule, as the Management API applies it (management/user_admin.py)."""
+    for key in value:
+        if not key or "." in key or key.startswith("$") or len(key) > 64:
+            return "keys must be 1-64 characters, without '.' and not starting with '$'"
+    if len(json.dumps(value)) > MAX_METADATA_BYTES:
+        return f"must be at most {MAX_METADATA_BYTES} bytes of JSON"
+    if _has_nul(value):
+        # PostgreSQL cannot store U+0000 in text.
+        return "must not contain NUL characters"
+    return None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 async def create_account(rt: Runtime, database: Database, profile: Profile, password: str, *,

@@ -127,3 +127,11 @@ async def test_the_management_api_creates_database_users_and_changes_their_passw
     credential = await password_store.credential_of(broker.runtime.store, user["user_id"])
     assert credential is not None and credential.password_hash.startswith("$argon2id$")
     assert "New-Passw0rd" not in credential.password_hash
+
+
+async def test_signup_metadata_follows_auth0s_rules(broker: Broker, app: dict[str, Any],
+                                                   db: dict[str, Any]) -> None:
+    for metadata in ({"a.b": 1}, {"$x": 1}, {"k": "v\x00"}, {"k": "x" * 20_000}):
+        response = await signup(broker, app, user_metadata=metadata)
+        assert response.status_code == 400 and response.json()["code"] == "invalid_signup"
+    assert (await signup(broker, app, user_metadata={"k": ["v"]})).status_code == 200
