@@ -59,7 +59,8 @@ class SmtpMailer:
         self.security = settings.smtp_security
         self.timeout = settings.smtp_timeout
         self.username = settings.smtp_username
-        self.password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        secret = settings.smtp_password
+        self.password = secret.get_secret_value() if secret else None
 
     async def send(self, message: EmailMessage) -> None:
         await asyncio.to_thread(self._send, message)

@@ -214,3 +214,17 @@ async def test_challenge_endpoints_say_no_captcha(broker: Broker, app: dict[str,
         assert response.headers["access-control-allow-origin"] == APP_ORIGIN
 
 
+
+
+async def test_the_hosted_form_answers_unknown_and_wrong_alike(
+        broker: Broker, app: dict[str, Any], db: dict[str, Any]) -> None:
+    await _user(broker, app)
+    params, _, _ = broker.authorize_params(app, connection=None)
+    answers = []
+    for username in ("jane@example.com", "nobody@example.com"):
+        response = await broker.http.post("/usernamepassword/login", headers={"Origin": ORIGIN},
+                                          json={**params, "connection": "Users",
+                                                "username": username, "password": "Wrong-1a"})
+        answers.append((response.status_code, response.content))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 401
