@@ -26,7 +26,7 @@ def spa(live: LiveBroker, app_server: AppServer) -> dict[str, Any]:
 
 def open_app(page: Any, live: LiveBroker, spa: dict[str, Any], **config: Any) -> None:
     app_config(page.context, domain=live.base_url, clientId=spa["client_id"],
-               redirectUri=spa["redirect"], connection=spa["connection"], **config)
+               redirectUri=spa["redirect"], **{"connection": spa["connection"], **config})
     page.goto(spa["redirect"])
     wait_ready(page)
 
@@ -75,6 +75,25 @@ def test_login_with_redirect_gives_the_normalized_profile(
     assert claims["iss"] == live.issuer and claims["aud"] == spa["client_id"]
     assert token["id_token"] == claims["__raw"]
     assert token["access_token"]
+
+
+def test_without_a_connection_the_login_page_offers_the_apps_connections(
+        page: Any, live: LiveBroker, spa: dict[str, Any],
+        screenshot: Callable[..., Path]) -> None:
+    open_app(page, live, spa, connection=None)  # as with Auth0's Universal Login
+    page.locator("#login").click()
+    page.wait_for_url(f"{live.base_url}/authorize?**")
+    choices = page.locator("ul.connections a")
+    assert choices.count() == 1 and spa["connection"] in (choices.first.text_content() or "")
+    screenshot(page, "login-page")
+
+    choices.first.click()
+    pick_upstream_user(page, live, "carol")
+    page.wait_for_url(spa["redirect"])
+    wait_ready(page)
+    user = page.evaluate("app.client.getUser()")
+    assert user["sub"] == f"oidc|{spa['connection']}|carol"
+    assert user["email_verified"] is False  # as the upstream says
 
 
 def test_a_reload_signs_in_silently_with_the_broker_session(
