@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from idbroker.errors import ConfigurationError
@@ -89,6 +90,22 @@ class UpstreamLogin:
     subject: str
     profile: UpstreamProfile
     tokens: TokenSet
+
+
+class ConnectorCore:
+    """The collaborators the registry hands every connector (connectors/registry.py
+    ``open_connector``); connectors extend it rather than repeat it."""
+
+    strategy: ClassVar[str]
+
+    def __init__(self, *, name: str, options: Any, client_secret: str | None,
+                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
+        self.name = name
+        self.provider = self.strategy
+        self.options = options
+        self.client_secret = client_secret
+        self.http = http
+        self.policy = policy
 
 
 class Connector(Protocol):

@@ -7,10 +7,11 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+from pydantic import model_validator
 
 from idbroker.connectors.base import (
-    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin, UpstreamPolicy,
-    upstream_params,
+    ConnectorCore, ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin,
+    UpstreamPolicy, upstream_params,
 )
 from idbroker.connectors.oidc import token_set
 from idbroker.connectors.profile import is_true, profile_from_claims
@@ -47,6 +48,31 @@ class OAuth2Options(ConnectorOptions):
         return {**DEFAULT_PROFILE_MAP, **self.profile_map}
 
 
+class LockedOAuth2Options(OAuth2Options):
+    """The options of a provider built on the generic connector whose endpoints (and, when
+    ``locked_auth_method`` is set, client authentication) are fixed: they are filled in, and
+    an operator setting one of them to anything else is refused (connectors/providers/)."""
+
+    locked_endpoints: ClassVar[dict[str, str]] = {}
+    locked_auth_method: ClassVar[str | None] = None
+    provider_name: ClassVar[str] = "oauth2"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _locked_endpoints(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        locked = cls.locked_endpoints
+        fixed = (*locked, "revocationURL", "validationURL", "profile_map")
+        given = sorted(k for k in fixed if raw.get(k) not in (None, locked.get(k)))
+        method = cls.locked_auth_method
+        if method and raw.get("token_endpoint_auth_method") not in (None, method):
+            given.append("token_endpoint_auth_method")
+        if given:
+            raise ValueError(f"{', '.join(given)} cannot be set for {cls.provider_name}")
+        return {**raw, **locked, **({"token_endpoint_auth_method": method} if method else {})}
+
+
 def lookup(document: Any, path: str) -> Any:
     """A dotted path into the profile document (``data.attributes.email``)."""
     for part in path.split("."):
@@ -56,20 +82,18 @@ def lookup(document: Any, path: str) -> Any:
     return document
 
 
-class OAuth2Connector:
+class OAuth2Connector(ConnectorCore):
     strategy: ClassVar[str] = "oauth2"
     is_social: ClassVar[bool] = True
     namespaced_user_id: ClassVar[bool] = True
     Options: ClassVar[type[OAuth2Options]] = OAuth2Options
 
+    options: OAuth2Options
+
     def __init__(self, *, name: str, options: OAuth2Options, client_secret: str | None,
                  http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
-        self.name = name
-        self.provider = self.strategy
-        self.options = options
-        self.client_secret = client_secret
-        self.http = http
-        self.policy = policy
+        super().__init__(name=name, options=options, client_secret=client_secret, http=http,
+                         policy=policy)
         for field in ("authorizationURL", "tokenURL", "profileURL", "revocationURL",
                       "validationURL"):
             if getattr(options, field) is not None:

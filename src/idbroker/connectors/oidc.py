@@ -20,8 +20,8 @@ from pydantic import model_validator
 
 from idbroker.clock import now_s
 from idbroker.connectors.base import (
-    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin, UpstreamPolicy,
-    expires_at, upstream_params,
+    ConnectorCore, ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin,
+    UpstreamPolicy, expires_at, upstream_params,
 )
 from idbroker.connectors.jwks_cache import JwksCache
 from idbroker.connectors.profile import profile_from_claims
@@ -72,21 +72,19 @@ class OIDCOptions(ConnectorOptions):
         return self.discovery_url.removesuffix(DISCOVERY_SUFFIX)
 
 
-class OIDCConnector:
+class OIDCConnector(ConnectorCore):
     strategy: ClassVar[str] = "oidc"
     is_social: ClassVar[bool] = False
     namespaced_user_id: ClassVar[bool] = True
     Options: ClassVar[type[OIDCOptions]] = OIDCOptions
     default_scope: ClassVar[str] = "openid profile email"
 
+    options: OIDCOptions
+
     def __init__(self, *, name: str, options: OIDCOptions, client_secret: str | None,
                  http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
-        self.name = name
-        self.provider = self.strategy
-        self.options = options
-        self.client_secret = client_secret
-        self.http = http
-        self.policy = policy
+        super().__init__(name=name, options=options, client_secret=client_secret, http=http,
+                         policy=policy)
         self._metadata: dict[str, Any] | None = None
         self._metadata_at = 0.0
         self._jwks: JwksCache | None = None

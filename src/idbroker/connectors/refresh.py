@@ -90,7 +90,7 @@ async def refresh(connector: Any, refresh_token: str | None, *, subject: str,
     target = await _target(connector)
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     auth = client_auth(target.auth_method, target.client_id, target.client_secret, data)
-    body = await _post(connector.http, target.token_endpoint, data, auth, timeout)
+    body = await post_token_request(connector.http, target.token_endpoint, data, auth, timeout)
     tokens = token_set(body)
     if isinstance(connector, OIDCConnector) and tokens.id_token:
         await _check_id_token(connector, tokens.id_token, subject)
@@ -114,8 +114,11 @@ def merge(previous: TokenSet, fresh: TokenSet, *, now: int, assumed_lifetime_s: 
     )
 
 
-async def _post(http: httpx.AsyncClient, url: str, data: dict[str, str],
-                auth: httpx.Auth | None, timeout: float) -> dict[str, Any]:
+async def post_token_request(http: httpx.AsyncClient, url: str, data: dict[str, str],
+                             auth: httpx.Auth | None, timeout: float) -> dict[str, Any]:
+    """One POST to an RFC 6749 token endpoint; the JSON object on success. Failures are typed
+    as refresh failures (UpstreamRetryLater, UpstreamTokenRejected for ``invalid_grant``,
+    UpstreamDenied, UpstreamProtocolError). Provider connectors reuse it."""
     if timeout <= 0:
         raise UpstreamRetryLater(detail="refresh: no time left")
     try:

@@ -104,16 +104,18 @@ async def revoke_tokens(connector: Any, tokens: TokenSet) -> RevocationResult:
                         ("access_token", tokens.access_token)):
         if not value:
             continue
-        outcome = await _revoke_one(connector, endpoint, kind, value)
+        outcome = await revoke_one(connector, endpoint, kind, value)
         if outcome is not None:
             return outcome
         revoked.append(kind)
     return RevocationResult(True, "revoked" if revoked else "nothing to revoke", revoked=revoked)
 
 
-async def _revoke_one(connector: Any, endpoint: Endpoint, kind: str,
-                      value: str) -> RevocationResult | None:
-    """None on success; otherwise why not."""
+async def revoke_one(connector: Any, endpoint: Endpoint, kind: str,
+                     value: str) -> RevocationResult | None:
+    """One RFC 7009 request for one token (``kind``: its ``token_type_hint``) with the
+    connector's client credentials. None on success; otherwise why not. Provider connectors
+    reuse it."""
     data = {"token": value, "token_type_hint": kind}
     auth = client_auth(endpoint.auth_method, connector.options.client_id,
                        connector.client_secret, data)

@@ -48,19 +48,21 @@ async def check_access_token(connector: Any, access_token: str,
         meta = await connector.metadata()
         url = options.introspection_endpoint or meta.get("introspection_endpoint")
         if isinstance(url, str) and url:
-            return await _introspect(connector, meta, url, access_token)
-        probe = meta.get("userinfo_endpoint")
+            return await introspect(connector, meta, url, access_token)
+        probe_url = meta.get("userinfo_endpoint")
     elif strategy == "oauth2":
-        probe = options.validationURL or options.profileURL
+        probe_url = options.validationURL or options.profileURL
     else:
-        probe = None
-    if not isinstance(probe, str) or not probe:
+        probe_url = None
+    if not isinstance(probe_url, str) or not probe_url:
         raise ConfigurationError("the connection has no way to validate tokens")
-    return await _probe(connector, probe, access_token)
+    return await probe(connector, probe_url, access_token)
 
 
-async def _introspect(connector: Any, meta: dict[str, Any], url: str,
-                      token: str) -> TokenCheck:
+async def introspect(connector: Any, meta: dict[str, Any], url: str,
+                     token: str) -> TokenCheck:
+    """RFC 7662 at ``url`` with the connector's client credentials (the method preferred by
+    ``meta``, a discovery document or ``{}``). Provider connectors reuse it."""
     url = connector.policy.check_url(url, "introspection_endpoint")
     data = {"token": token, "token_type_hint": "access_token"}
     method = preferred_auth(meta, "introspection_endpoint_auth_methods_supported",
@@ -81,7 +83,9 @@ async def _introspect(connector: Any, meta: dict[str, Any], url: str,
         exp=exp if isinstance(exp, int) and not isinstance(exp, bool) else None)
 
 
-async def _probe(connector: Any, url: str, token: str) -> TokenCheck:
+async def probe(connector: Any, url: str, token: str) -> TokenCheck:
+    """Present ``token`` as a bearer token at ``url``: 2xx live, 401/403 not, anything else
+    an upstream failure (``method: "userinfo"``). Provider connectors reuse it."""
     url = connector.policy.check_url(url, "validation URL")
     timeout = connector.policy.timeout_s
     try:

@@ -3,10 +3,12 @@ the provider-specific authorize parameters (Google offline access and hosted dom
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
 
+from idbroker.connectors.providers import CONNECTORS
 from tests.fakes.providers.base import FakeProvider
 from tests.fakes.providers.google import FakeGoogle
 from tests.functional.providers.conftest import Driver
@@ -34,6 +36,16 @@ BAD_OPTIONS: list[tuple[str, dict[str, Any], str]] = [
                        "token_endpoint": "https://evil.example/token"}, "cannot be set"),
     ("facebook", {"client_id": "c", "client_secret": "s", "api_version": "21"},
      "options.api_version"),
+    # Providers on the generic OAuth 2.0 connector with fixed endpoints and client auth.
+    ("spotify", {"client_id": "c", "client_secret": "s",
+                 "token_endpoint_auth_method": "client_secret_post"},
+     "token_endpoint_auth_method cannot be set for spotify"),
+    ("zoom", {"client_id": "c", "client_secret": "s", "profileURL": "https://evil.example/me",
+              "revocationURL": "https://evil.example/revoke"},
+     "profileURL, revocationURL cannot be set for zoom"),
+    ("box", {"client_id": "c", "client_secret": "s", "pkce": True}, "Box does not support PKCE"),
+    ("box", {"client_id": "c", "client_secret": "s",
+             "token_endpoint_auth_method": "client_secret_basic"}, "cannot be set for box"),
 ]
 
 
@@ -45,6 +57,18 @@ async def test_bad_options_get_clear_errors(broker: Broker) -> None:
         body = response.json()
         assert body["statusCode"] == 400 and message in body["message"], (message, body)
         assert "s" != body["message"]
+
+
+@pytest.mark.parametrize(("strategy", "auth_method"), [
+    ("spotify", "client_secret_basic"), ("zoom", "client_secret_basic"),
+    ("box", "client_secret_post"), ("dropbox", "client_secret_post")])
+def test_locked_endpoints_are_filled_in(strategy: str, auth_method: str) -> None:
+    connector = CONNECTORS[strategy]
+    options = connector.Options.model_validate({"client_id": "c"})
+    module = importlib.import_module(connector.__module__)
+    for name, url in module.ENDPOINTS.items():
+        assert getattr(options, name) == url
+    assert options.token_endpoint_auth_method == auth_method
 
 
 async def test_good_options_are_stored_without_the_secret(broker: Broker) -> None:

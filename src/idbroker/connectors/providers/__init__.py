@@ -1,16 +1,22 @@
 """Built-in identity providers: one module each, found here at import time.
 
 A provider module defines ``SPEC`` (its :class:`ProviderSpec`, see ``catalog.py``) and
-``CONNECTOR`` (its connector class); this package collects them into ``CATALOG`` and
+``CONNECTOR`` (its connector class: ``connector_base.ProviderConnector``, or a generic
+``oidc`` / ``oauth2`` connector extended); this package collects them into ``CATALOG`` and
 ``CONNECTORS``, and connectors/registry.py adds them to ``STRATEGIES``. Adding a provider
-touches no shared file. A connector may define any of three optional methods, which the
-generic lifecycle modules call instead of their RFC defaults:
+touches no shared file. The generic modules' building blocks are public for providers to
+reuse: ``refresh.post_token_request``, ``revocation.revoke_one``, ``validation.introspect``
+and ``validation.probe``; ``oauth2.LockedOAuth2Options`` fixes a provider's endpoints. A
+connector may define any of these optional methods, which the generic lifecycle modules
+call instead of their RFC defaults:
 
 - ``refresh_tokens(refresh_token, *, access_token, subject, timeout) -> TokenSet``
   (connectors/refresh.py; raise ``UpstreamTokenRejected`` for a dead grant,
   ``UpstreamRetryLater`` for a passing failure);
 - ``revoke_tokens(tokens) -> RevocationResult`` (connectors/revocation.py; never raises);
-- ``validate_token(access_token) -> TokenCheck`` (connectors/validation.py).
+- ``validate_token(access_token) -> TokenCheck`` (connectors/validation.py);
+  ``validate_grant(tokens) -> TokenCheck`` instead when the check needs more than the
+  access token (Apple's refresh token, X OAuth 1.0a's token secret).
 
 A catalog entry's ``requires_client_secret`` makes registry.validate refuse a connection
 without ``options.client_secret`` (the ``Options`` model never sees the sealed secret).
@@ -26,7 +32,7 @@ from idbroker.connectors.providers import log_redaction
 from idbroker.connectors.providers.catalog import ProviderSpec
 
 # Modules of this package that are shared helpers, not providers.
-_HELPERS = frozenset({"catalog", "log_redaction", "wire"})
+_HELPERS = frozenset({"catalog", "connector_base", "log_redaction", "wire"})
 
 
 def _discover() -> tuple[dict[str, ProviderSpec], dict[str, Any]]:

@@ -23,11 +23,11 @@ from idbroker.connectors.base import (
     UpstreamAuthorization,
     UpstreamCallback,
     UpstreamLogin,
-    UpstreamPolicy,
     upstream_params,
 )
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
+from idbroker.connectors.providers.connector_base import ProviderConnector
 from idbroker.connectors.providers.wire import bearer_token_set, object_of, send, short, transient
 from idbroker.connectors.refresh import UpstreamRetryLater
 from idbroker.connectors.revocation import retry_after
@@ -66,23 +66,11 @@ class AtlassianOptions(ConnectorOptions):
     pass
 
 
-class AtlassianConnector:
+class AtlassianConnector(ProviderConnector):
     strategy: ClassVar[str] = "atlassian"
-    is_social: ClassVar[bool] = True
-    namespaced_user_id: ClassVar[bool] = False
+    spec: ClassVar[ProviderSpec] = SPEC
     Options: ClassVar[type[AtlassianOptions]] = AtlassianOptions
-
-    def __init__(self, *, name: str, options: AtlassianOptions, client_secret: str | None,
-                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
-        self.name = name
-        self.provider = self.strategy
-        self.options = options
-        self.client_secret = client_secret
-        self.http = http
-        self.policy = policy
-
-    def scopes(self, extra: list[str]) -> list[str]:
-        return list(dict.fromkeys([*self.options.scopes(" ".join(SPEC.default_scopes)), *extra]))
+    options: AtlassianOptions
 
     async def authorization_url(self, request: UpstreamAuthorization) -> str:
         params = {

@@ -23,11 +23,11 @@ from idbroker.connectors.base import (
     UpstreamAuthorization,
     UpstreamCallback,
     UpstreamLogin,
-    UpstreamPolicy,
     upstream_params,
 )
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
+from idbroker.connectors.providers.connector_base import ProviderConnector
 from idbroker.connectors.providers.wire import (
     bearer_token_set,
     body_of,
@@ -75,20 +75,11 @@ class BitbucketOptions(ConnectorOptions):
         return value
 
 
-class BitbucketConnector:
+class BitbucketConnector(ProviderConnector):
     strategy: ClassVar[str] = "bitbucket"
-    is_social: ClassVar[bool] = True
-    namespaced_user_id: ClassVar[bool] = False
+    spec: ClassVar[ProviderSpec] = SPEC
     Options: ClassVar[type[BitbucketOptions]] = BitbucketOptions
-
-    def __init__(self, *, name: str, options: BitbucketOptions, client_secret: str | None,
-                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
-        self.name = name
-        self.provider = self.strategy
-        self.options = options
-        self.client_secret = client_secret
-        self.http = http
-        self.policy = policy
+    options: BitbucketOptions
 
     def scopes(self, extra: list[str]) -> list[str]:
         return []

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from pydantic import model_validator
 
 from idbroker.connectors.base import UpstreamCallback, UpstreamLogin
-from idbroker.connectors.oauth2 import OAuth2Connector, OAuth2Options
+from idbroker.connectors.oauth2 import LockedOAuth2Options, OAuth2Connector
 from idbroker.connectors.oidc import token_set
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
@@ -54,23 +54,19 @@ REVOKE_URL = "https://api.box.com/oauth2/revoke"
 _PROFILE_FIELDS = "id,name,login,avatar_url,language,timezone"
 
 
-class BoxOptions(OAuth2Options):
-    # Box documents no PKCE for its authorize page; its endpoints are fixed.
+class BoxOptions(LockedOAuth2Options):
+    # Box's endpoints are fixed, it takes client credentials as form fields only, and it
+    # documents no PKCE for its authorize page.
+    locked_endpoints: ClassVar[dict[str, str]] = ENDPOINTS
+    locked_auth_method: ClassVar[str | None] = "client_secret_post"
+    provider_name: ClassVar[str] = "box"
     pkce: bool = False
 
     @model_validator(mode="before")
     @classmethod
-    def _fixed_endpoints(cls, raw: Any) -> Any:
-        if isinstance(raw, dict):
-            fixed = (*ENDPOINTS, "revocationURL", "validationURL", "profile_map")
-            given = sorted(k for k in fixed if raw.get(k) not in (None, ENDPOINTS.get(k)))
-            if raw.get("token_endpoint_auth_method") not in (None, "client_secret_post"):
-                given.append("token_endpoint_auth_method")  # Box: form fields only
-            if given:
-                raise ValueError(f"{', '.join(given)} cannot be set for box")
-            if raw.get("pkce") is True:
-                raise ValueError("pkce: Box does not support PKCE")
-            raw = {**raw, **ENDPOINTS}
+    def _no_pkce(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and raw.get("pkce") is True:
+            raise ValueError("pkce: Box does not support PKCE")
         return raw
 
 

@@ -24,11 +24,11 @@ from idbroker.connectors.base import (
     UpstreamAuthorization,
     UpstreamCallback,
     UpstreamLogin,
-    UpstreamPolicy,
     upstream_params,
 )
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
+from idbroker.connectors.providers.connector_base import ProviderConnector
 from idbroker.connectors.providers.wire import (
     bearer_token_set,
     object_of,
@@ -76,23 +76,11 @@ class DiscordOptions(ConnectorOptions):
         "client_secret_basic"
 
 
-class DiscordConnector:
+class DiscordConnector(ProviderConnector):
     strategy: ClassVar[str] = "discord"
-    is_social: ClassVar[bool] = True
-    namespaced_user_id: ClassVar[bool] = False
+    spec: ClassVar[ProviderSpec] = SPEC
     Options: ClassVar[type[DiscordOptions]] = DiscordOptions
-
-    def __init__(self, *, name: str, options: DiscordOptions, client_secret: str | None,
-                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
-        self.name = name
-        self.provider = self.strategy
-        self.options = options
-        self.client_secret = client_secret
-        self.http = http
-        self.policy = policy
-
-    def scopes(self, extra: list[str]) -> list[str]:
-        return list(dict.fromkeys([*self.options.scopes(" ".join(SPEC.default_scopes)), *extra]))
+    options: DiscordOptions
 
     async def authorization_url(self, request: UpstreamAuthorization) -> str:
         params = {

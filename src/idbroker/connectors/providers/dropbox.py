@@ -16,10 +16,8 @@ from __future__ import annotations
 import secrets
 from typing import Any, ClassVar
 
-from pydantic import model_validator
-
 from idbroker.connectors.base import UpstreamAuthorization, UpstreamCallback, UpstreamLogin
-from idbroker.connectors.oauth2 import OAuth2Connector, OAuth2Options
+from idbroker.connectors.oauth2 import LockedOAuth2Options, OAuth2Connector
 from idbroker.connectors.oidc import token_set
 from idbroker.connectors.profile import is_true, profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
@@ -51,20 +49,11 @@ REVOKE_URL = "https://api.dropboxapi.com/2/auth/token/revoke"
 CHECK_URL = "https://api.dropboxapi.com/2/check/user"
 
 
-class DropboxOptions(OAuth2Options):
+class DropboxOptions(LockedOAuth2Options):
     # Dropbox's endpoints are fixed; a refresh token needs token_access_type=offline.
+    locked_endpoints: ClassVar[dict[str, str]] = ENDPOINTS
+    provider_name: ClassVar[str] = "dropbox"
     offline_access: bool = True
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fixed_endpoints(cls, raw: Any) -> Any:
-        if isinstance(raw, dict):
-            fixed = (*ENDPOINTS, "revocationURL", "validationURL", "profile_map")
-            given = sorted(k for k in fixed if raw.get(k) not in (None, ENDPOINTS.get(k)))
-            if given:
-                raise ValueError(f"{', '.join(given)} cannot be set for dropbox")
-            raw = {**raw, **ENDPOINTS}
-        return raw
 
 
 class DropboxConnector(OAuth2Connector):

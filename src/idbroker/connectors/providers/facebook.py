@@ -22,11 +22,12 @@ from pydantic import Field
 
 from idbroker.clock import now_s
 from idbroker.connectors.base import (
-    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin, UpstreamPolicy,
+    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin,
     expires_at, upstream_params,
 )
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
+from idbroker.connectors.providers.connector_base import ProviderConnector
 from idbroker.connectors.providers.wire import body_of, object_of, send, short, transient
 from idbroker.connectors.refresh import UpstreamRetryLater
 from idbroker.connectors.revocation import RevocationResult, retry_after
@@ -66,23 +67,14 @@ class FacebookOptions(ConnectorOptions):
     exchange_long_lived: bool = True
 
 
-class FacebookConnector:
+class FacebookConnector(ProviderConnector):
     strategy: ClassVar[str] = "facebook"
-    is_social: ClassVar[bool] = True
-    namespaced_user_id: ClassVar[bool] = False
+    spec: ClassVar[ProviderSpec] = SPEC
     # Facebook issues no refresh tokens: a token is renewed by exchanging the access token
     # itself for a long-lived one (fb_exchange_token), so refresh needs no refresh token.
     renews_with_access_token: ClassVar[bool] = True
     Options: ClassVar[type[FacebookOptions]] = FacebookOptions
-
-    def __init__(self, *, name: str, options: FacebookOptions, client_secret: str | None,
-                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
-        self.name = name
-        self.provider = self.strategy
-        self.options = options
-        self.client_secret = client_secret
-        self.http = http
-        self.policy = policy
+    options: FacebookOptions
 
     def _url(self, path: str) -> str:
         return f"{GRAPH}/{self.options.api_version}{path}"
@@ -94,9 +86,6 @@ class FacebookConnector:
 
     def appsecret_proof(self, access_token: str) -> str:
         return hmac.new(self._secret().encode(), access_token.encode(), hashlib.sha256).hexdigest()
-
-    def scopes(self, extra: list[str]) -> list[str]:
-        return list(dict.fromkeys([*self.options.scopes(" ".join(SPEC.default_scopes)), *extra]))
 
     async def authorization_url(self, request: UpstreamAuthorization) -> str:
         params = {

@@ -18,11 +18,12 @@ import httpx
 
 from idbroker.clock import now_s
 from idbroker.connectors.base import (
-    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin, UpstreamPolicy,
+    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin,
     expires_at, upstream_params,
 )
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
+from idbroker.connectors.providers.connector_base import ProviderConnector
 from idbroker.connectors.providers.wire import body_of, object_of, scope_list, send, short, \
     transient
 from idbroker.connectors.refresh import UpstreamRetryLater
@@ -63,23 +64,11 @@ class GitHubOptions(ConnectorOptions):
     pkce: bool = True
 
 
-class GitHubConnector:
+class GitHubConnector(ProviderConnector):
     strategy: ClassVar[str] = "github"
-    is_social: ClassVar[bool] = True
-    namespaced_user_id: ClassVar[bool] = False
+    spec: ClassVar[ProviderSpec] = SPEC
     Options: ClassVar[type[GitHubOptions]] = GitHubOptions
-
-    def __init__(self, *, name: str, options: GitHubOptions, client_secret: str | None,
-                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
-        self.name = name
-        self.provider = self.strategy
-        self.options = options
-        self.client_secret = client_secret
-        self.http = http
-        self.policy = policy
-
-    def scopes(self, extra: list[str]) -> list[str]:
-        return list(dict.fromkeys([*self.options.scopes(" ".join(SPEC.default_scopes)), *extra]))
+    options: GitHubOptions
 
     async def authorization_url(self, request: UpstreamAuthorization) -> str:
         params = {

@@ -19,9 +19,9 @@ from pydantic import StrictBool, model_validator
 
 from idbroker.connectors.oidc import OIDCConnector, OIDCOptions
 from idbroker.connectors.providers.catalog import ProviderSpec
-from idbroker.connectors.revocation import Endpoint, RevocationResult, _revoke_one, \
+from idbroker.connectors.revocation import Endpoint, RevocationResult, revoke_one, \
     preferred_auth
-from idbroker.connectors.validation import TokenCheck, _introspect, _probe
+from idbroker.connectors.validation import TokenCheck, introspect, probe
 from idbroker.errors import ConfigurationError, UpstreamError, UpstreamProtocolError
 from idbroker.vault.records import TokenSet
 
@@ -97,10 +97,10 @@ class PresetOIDCConnector(OIDCConnector):
         meta = await self.metadata()
         url = meta.get("introspection_endpoint")
         if isinstance(url, str) and url:
-            return await _introspect(self, meta, url, access_token)
+            return await introspect(self, meta, url, access_token)
         if not meta.get("userinfo_endpoint"):
             raise ConfigurationError("the connection has no way to validate tokens")
-        return await _probe(self, meta["userinfo_endpoint"], access_token)
+        return await probe(self, meta["userinfo_endpoint"], access_token)
 
 
 class RFC7009Revocation:
@@ -122,7 +122,7 @@ class RFC7009Revocation:
                 self.options.token_endpoint_auth_method))
         except (UpstreamError, ConfigurationError) as exc:
             return RevocationResult(False, f"revocation endpoint: {exc.detail or exc.description}")
-        failed = await _revoke_one(self, endpoint, kind, value)
+        failed = await revoke_one(self, endpoint, kind, value)
         return failed or RevocationResult(True, "revoked", revoked=[kind])
 
 

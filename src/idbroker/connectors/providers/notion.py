@@ -23,11 +23,12 @@ from pydantic import Field
 
 from idbroker.clock import now_s
 from idbroker.connectors.base import (
-    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin, UpstreamPolicy,
+    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin,
     expires_at, upstream_params,
 )
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
+from idbroker.connectors.providers.connector_base import ProviderConnector
 from idbroker.connectors.providers.wire import object_of, scope_list, send, short, transient
 from idbroker.connectors.refresh import UpstreamRetryLater
 from idbroker.connectors.revocation import RevocationResult, retry_after
@@ -62,20 +63,11 @@ class NotionOptions(ConnectorOptions):
     notion_version: str = Field(DEFAULT_VERSION, pattern=r"^\d{4}-\d{2}-\d{2}$")
 
 
-class NotionConnector:
+class NotionConnector(ProviderConnector):
     strategy: ClassVar[str] = "notion"
-    is_social: ClassVar[bool] = True
-    namespaced_user_id: ClassVar[bool] = False
+    spec: ClassVar[ProviderSpec] = SPEC
     Options: ClassVar[type[NotionOptions]] = NotionOptions
-
-    def __init__(self, *, name: str, options: NotionOptions, client_secret: str | None,
-                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
-        self.name = name
-        self.provider = self.strategy
-        self.options = options
-        self.client_secret = client_secret
-        self.http = http
-        self.policy = policy
+    options: NotionOptions
 
     def scopes(self, extra: list[str]) -> list[str]:
         return []  # Notion has no OAuth scopes

@@ -20,7 +20,7 @@ from pydantic import model_validator
 
 from idbroker.connectors.oauth2 import OAuth2Connector, OAuth2Options, lookup
 from idbroker.connectors.providers.catalog import ProviderSpec
-from idbroker.connectors.validation import TokenCheck, _probe
+from idbroker.connectors.validation import TokenCheck, probe
 from idbroker.errors import UpstreamProtocolError
 
 SPEC = ProviderSpec(
@@ -90,7 +90,7 @@ class PayPalConnector(OAuth2Connector):
     async def validate_token(self, access_token: str) -> TokenCheck:
         # A probe: 200 live, 401 not (PayPal documents no introspection for these tokens).
         api = (SANDBOX if self.options.sandbox else LIVE)[1]
-        return await _probe(self, api + PROBE_PATH, access_token)
+        return await probe(self, api + PROBE_PATH, access_token)
 
 
 CONNECTOR = PayPalConnector

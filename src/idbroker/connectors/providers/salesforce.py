@@ -24,10 +24,10 @@ from idbroker.connectors.base import UpstreamCallback, UpstreamLogin
 from idbroker.connectors.oidc import OIDCConnector, OIDCOptions, token_set
 from idbroker.connectors.providers.catalog import ProviderSpec
 from idbroker.connectors.providers.wire import body_of, send, short, transient
-from idbroker.connectors.refresh import _post
+from idbroker.connectors.refresh import post_token_request
 from idbroker.connectors.revocation import RevocationResult, retry_after
 from idbroker.connectors.upstream_http import client_auth
-from idbroker.connectors.validation import TokenCheck, _introspect
+from idbroker.connectors.validation import TokenCheck, introspect
 from idbroker.errors import UpstreamError, UpstreamProtocolError, UpstreamTokenRejected
 from idbroker.vault.records import TokenSet
 
@@ -137,7 +137,7 @@ class SalesforceConnector(OIDCConnector):
         data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         auth = client_auth(self._auth_method(meta), self.options.client_id, self.client_secret,
                            data)
-        body = await _post(self.http, meta["token_endpoint"], data, auth, timeout)
+        body = await post_token_request(self.http, meta["token_endpoint"], data, auth, timeout)
         tokens = token_set(self._with_lifetime(body))
         # The identity URL in a refreshed ID token cannot be matched against the stored
         # subject reliably, so it is not kept: the login's ID token stays.
@@ -170,7 +170,7 @@ class SalesforceConnector(OIDCConnector):
 
     async def validate_token(self, access_token: str) -> TokenCheck:
         url = endpoints(self.options.base_url)["introspection_endpoint"]
-        return await _introspect(self, {}, url, access_token)
+        return await introspect(self, {}, url, access_token)
 
 
 CONNECTOR = SalesforceConnector

@@ -15,12 +15,10 @@ app at spotify.com/account/apps) and no introspection: a token is checked by rea
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
-
-from pydantic import model_validator
+from typing import Any, ClassVar
 
 from idbroker.connectors.base import UpstreamAuthorization
-from idbroker.connectors.oauth2 import OAuth2Connector, OAuth2Options
+from idbroker.connectors.oauth2 import LockedOAuth2Options, OAuth2Connector
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
 from idbroker.connectors.providers.wire import send, transient
@@ -47,24 +45,12 @@ ENDPOINTS = {
 }
 
 
-class SpotifyOptions(OAuth2Options):
+class SpotifyOptions(LockedOAuth2Options):
     # Spotify's endpoints are fixed; its token endpoint wants Basic client authentication.
-    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] = \
-        "client_secret_basic"
+    locked_endpoints: ClassVar[dict[str, str]] = ENDPOINTS
+    locked_auth_method: ClassVar[str | None] = "client_secret_basic"
+    provider_name: ClassVar[str] = "spotify"
     show_dialog: bool = False  # ask the user to approve again even if already approved
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fixed_endpoints(cls, raw: Any) -> Any:
-        if isinstance(raw, dict):
-            fixed = (*ENDPOINTS, "revocationURL", "validationURL", "profile_map")
-            given = sorted(k for k in fixed if raw.get(k) not in (None, ENDPOINTS.get(k)))
-            if raw.get("token_endpoint_auth_method") not in (None, "client_secret_basic"):
-                given.append("token_endpoint_auth_method")
-            if given:
-                raise ValueError(f"{', '.join(given)} cannot be set for spotify")
-            raw = {**raw, **ENDPOINTS}
-        return raw
 
 
 class SpotifyConnector(OAuth2Connector):

@@ -16,15 +16,14 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
-import httpx
-
 from idbroker.clock import now_s
 from idbroker.connectors.base import (
-    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin, UpstreamPolicy,
+    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin,
     expires_at, upstream_params,
 )
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
+from idbroker.connectors.providers.connector_base import ProviderConnector
 from idbroker.connectors.providers.wire import object_of, scope_list, send, short, transient
 from idbroker.connectors.refresh import UpstreamRetryLater
 from idbroker.connectors.revocation import RevocationResult, retry_after
@@ -60,23 +59,11 @@ class StravaOptions(ConnectorOptions):
     approval_prompt: Literal["auto", "force"] = "auto"
 
 
-class StravaConnector:
+class StravaConnector(ProviderConnector):
     strategy: ClassVar[str] = "strava"
-    is_social: ClassVar[bool] = True
-    namespaced_user_id: ClassVar[bool] = False
+    spec: ClassVar[ProviderSpec] = SPEC
     Options: ClassVar[type[StravaOptions]] = StravaOptions
-
-    def __init__(self, *, name: str, options: StravaOptions, client_secret: str | None,
-                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
-        self.name = name
-        self.provider = self.strategy
-        self.options = options
-        self.client_secret = client_secret
-        self.http = http
-        self.policy = policy
-
-    def scopes(self, extra: list[str]) -> list[str]:
-        return list(dict.fromkeys([*self.options.scopes(" ".join(SPEC.default_scopes)), *extra]))
+    options: StravaOptions
 
     async def authorization_url(self, request: UpstreamAuthorization) -> str:
         force = request.request_params.get("prompt") in ("login", "consent")

@@ -33,12 +33,13 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 
 from idbroker.connectors.base import (
-    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin, UpstreamPolicy,
+    ConnectorOptions, UpstreamAuthorization, UpstreamCallback, UpstreamLogin,
     UpstreamStart, upstream_params,
 )
 from idbroker.connectors.oauth1_signing import OAuth1Signer
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
+from idbroker.connectors.providers.connector_base import ProviderConnector
 from idbroker.connectors.providers.wire import body_of, object_of, send, transient
 from idbroker.connectors.revocation import RevocationResult, retry_after
 from idbroker.connectors.upstream_http import MAX_BODY_BYTES
@@ -79,20 +80,11 @@ class TwitterOptions(ConnectorOptions):
     pass
 
 
-class TwitterConnector:
+class TwitterConnector(ProviderConnector):
     strategy: ClassVar[str] = "twitter"
-    is_social: ClassVar[bool] = True
-    namespaced_user_id: ClassVar[bool] = False
+    spec: ClassVar[ProviderSpec] = SPEC
     Options: ClassVar[type[TwitterOptions]] = TwitterOptions
-
-    def __init__(self, *, name: str, options: TwitterOptions, client_secret: str | None,
-                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
-        self.name = name
-        self.provider = self.strategy
-        self.options = options
-        self.client_secret = client_secret
-        self.http = http
-        self.policy = policy
+    options: TwitterOptions
 
     def scopes(self, extra: list[str]) -> list[str]:
         return []  # OAuth 1.0a has no scopes: the app's permission level decides

@@ -21,11 +21,11 @@ from idbroker.connectors.base import (
     UpstreamAuthorization,
     UpstreamCallback,
     UpstreamLogin,
-    UpstreamPolicy,
     upstream_params,
 )
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
+from idbroker.connectors.providers.connector_base import ProviderConnector
 from idbroker.connectors.providers.wire import (
     bearer_token_set,
     body_of,
@@ -71,23 +71,11 @@ class TwitterOAuth2Options(ConnectorOptions):
     pass
 
 
-class TwitterOAuth2Connector:
+class TwitterOAuth2Connector(ProviderConnector):
     strategy: ClassVar[str] = "twitter-oauth2"
-    is_social: ClassVar[bool] = True
-    namespaced_user_id: ClassVar[bool] = False
+    spec: ClassVar[ProviderSpec] = SPEC
     Options: ClassVar[type[TwitterOAuth2Options]] = TwitterOAuth2Options
-
-    def __init__(self, *, name: str, options: TwitterOAuth2Options, client_secret: str | None,
-                 http: httpx.AsyncClient, policy: UpstreamPolicy) -> None:
-        self.name = name
-        self.provider = self.strategy
-        self.options = options
-        self.client_secret = client_secret
-        self.http = http
-        self.policy = policy
-
-    def scopes(self, extra: list[str]) -> list[str]:
-        return list(dict.fromkeys([*self.options.scopes(" ".join(SPEC.default_scopes)), *extra]))
+    options: TwitterOAuth2Options
 
     async def authorization_url(self, request: UpstreamAuthorization) -> str:
         params = {

@@ -26,7 +26,7 @@ from idbroker.connectors.providers.catalog import ProviderSpec
 from idbroker.connectors.providers.windowslive import (
     LOGIN, email_trust, endpoints, graph_me_check, issuer_of, pin_endpoints,
 )
-from idbroker.connectors.refresh import _post
+from idbroker.connectors.refresh import post_token_request
 from idbroker.connectors.upstream_http import client_auth
 from idbroker.connectors.validation import TokenCheck
 from idbroker.errors import UpstreamDenied, UpstreamProtocolError, UpstreamTokenRejected
@@ -151,7 +151,8 @@ class WaadConnector(OIDCConnector):
         data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         auth = client_auth(self._auth_method(meta), self.options.client_id, self.client_secret,
                            data)
-        tokens = token_set(await _post(self.http, meta["token_endpoint"], data, auth, timeout))
+        tokens = token_set(await post_token_request(self.http, meta["token_endpoint"], data,
+                                                    auth, timeout))
         tokens.id_token = None
         return tokens
 

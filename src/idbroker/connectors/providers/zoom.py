@@ -15,12 +15,11 @@ by presenting it to ``/v2/users/me``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import httpx
-from pydantic import model_validator
 
-from idbroker.connectors.oauth2 import OAuth2Connector, OAuth2Options
+from idbroker.connectors.oauth2 import LockedOAuth2Options, OAuth2Connector
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
 from idbroker.connectors.providers.wire import body_of, send, short, transient
@@ -52,23 +51,11 @@ ENDPOINTS = {
 REVOKE_URL = "https://zoom.us/oauth/revoke"
 
 
-class ZoomOptions(OAuth2Options):
+class ZoomOptions(LockedOAuth2Options):
     # Zoom's endpoints are fixed and it authenticates clients with HTTP Basic only.
-    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] = \
-        "client_secret_basic"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fixed_endpoints(cls, raw: Any) -> Any:
-        if isinstance(raw, dict):
-            fixed = (*ENDPOINTS, "revocationURL", "validationURL", "profile_map")
-            given = sorted(k for k in fixed if raw.get(k) not in (None, ENDPOINTS.get(k)))
-            if raw.get("token_endpoint_auth_method") not in (None, "client_secret_basic"):
-                given.append("token_endpoint_auth_method")
-            if given:
-                raise ValueError(f"{', '.join(given)} cannot be set for zoom")
-            raw = {**raw, **ENDPOINTS}
-        return raw
+    locked_endpoints: ClassVar[dict[str, str]] = ENDPOINTS
+    locked_auth_method: ClassVar[str | None] = "client_secret_basic"
+    provider_name: ClassVar[str] = "zoom"
 
 
 class ZoomConnector(OAuth2Connector):
