@@ -8,6 +8,10 @@ queued rows and writes them in one transaction. Rows that arrive while that comm
 make up the next batch. Under load a batch holds about as many rows as there are requests in
 flight, so the cost per row falls as the load rises; an idle server writes each row at once.
 
+On SQLite the batch is written by one thread of its own with the standard ``sqlite3`` module
+(the INSERT and commit never block the event loop, and skip SQLAlchemy's per-statement work);
+on PostgreSQL through the engine's pool.
+
 Durability is unchanged (docs/performance.md): a request that reads IdP tokens is answered only
 after its audit row is committed, so a crash loses no record of a read that was answered. A
 failed batch is retried row by row, so one bad row fails only its own request.
@@ -17,11 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import json
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from idbroker.vault import schema as t
+from idbroker.vault.hot_reads import sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +45,12 @@ class AuditWriter:
         self._queue: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._path = sqlite_file(engine)
+        self._executor: ThreadPoolExecutor | None = None
+        self._sqlite: sqlite3.Connection | None = None
+        self._json = [c.name for c in t.audit_log.c if isinstance(c.type, sa.JSON)]
+        self._insert = str(t.audit_log.insert().compile(dialect=sqlite_dialect(
+            paramstyle="named"), column_keys=[c.name for c in t.audit_log.c]))
 
     async def write(self, row: dict[str, Any]) -> None:
         """Return once ``row`` is committed to ``audit_log`` (raise if it could not be)."""
@@ -61,10 +77,35 @@ class AuditWriter:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             await self._commit(batch)
 
+    def close(self) -> None:
+        """Stop the SQLite writer thread (after drain); a later write starts a new one."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
+
+    def _insert_sqlite(self, rows: list[dict[str, Any]]) -> None:
+        """In the writer thread: one transaction for the whole batch."""
+        if self._sqlite is None:
+            self._sqlite = sqlite3.connect(self._path or "", check_same_thread=False)
+            self._sqlite.execute("PRAGMA busy_timeout=30000")
+            self._sqlite.execute("PRAGMA synchronous=NORMAL")  # as the engine's connections
+        params = [{**row, **{k: json.dumps(row[k]) for k in self._json}} for row in rows]
+        with self._sqlite:  # commits, or rolls back on error
+            self._sqlite.executemany(self._insert, params)
+
     async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
         try:
-            async with self.engine.begin() as conn:
-                await conn.execute(t.audit_log.insert(), [row for row, _ in batch])
+            if self._path is not None:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(1, thread_name_prefix="idbroker-audit")
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._insert_sqlite, [row for row, _ in batch])
+            else:
+                async with self.engine.begin() as conn:
+                    await conn.execute(t.audit_log.insert(), [row for row, _ in batch])
         except Exception as exc:  # noqa: BLE001 — one bad row must not fail the others
             if len(batch) == 1:
                 _settle(batch[0][1], exc)

@@ -105,13 +105,18 @@ def _user(rows: Sequence[Sequence[Any]], convert: bool) -> User | None:
     return User(**dict(zip(_USER_NAMES, values[:_N_USER])), identities=identities)
 
 
+def sqlite_file(engine: AsyncEngine) -> str | None:
+    """The database file of a SQLite engine; None for any other engine, and for ":memory:"
+    and "" (private to the connection that made them), which another connection cannot see."""
+    url = engine.url
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    return path if path and path != ":memory:" and not path.startswith("file:") else None
+
+
 class HotReads:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        url = engine.url
-        path = url.database if url.get_backend_name() == "sqlite" else None
-        # A named file only: ":memory:" and "" are private to the connection that made them.
-        self._path = path if path and path != ":memory:" and not path.startswith("file:") else None
+        self._path = sqlite_file(engine)
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._sql: dict[str, str] = {}

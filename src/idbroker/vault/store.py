@@ -59,6 +59,7 @@ class Store:
         """Write the audit records still queued, close the inline read connections, and
         dispose of the engine."""
         await self.audit_writer.drain()
+        self.audit_writer.close()
         self.reads.close()
         await self.engine.dispose()
 
