@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from idbroker.clock import now_ms
 from idbroker.dbconn import bruteforce, mailer, policy
 from idbroker.dbconn.accounts import (
     change_password, client_and_database, normalise, valid_email,
@@ -32,6 +33,9 @@ from idbroker.vault.password_store import Credential
 log = logging.getLogger(__name__)
 
 RESET_SENT = "We've just sent you an email to reset your password."
+# At most one reset mail per account in this many seconds, however often it is asked for:
+# otherwise anyone could flood a person's mailbox through the reset form.
+RESET_MAIL_INTERVAL_S = 60
 
 
 async def request_reset(rt: Runtime, body: Any, ip: str | None
@@ -51,6 +55,9 @@ async def request_reset(rt: Runtime, body: Any, ip: str | None
         credential = await password_store.find_credential(
             rt.store, database.connection.id, identifier)
         if credential is None or credential.email != identifier:
+            return
+        if await password_store.ticket_issued_since(
+                rt.store, credential.user_id, "reset", now_ms() - RESET_MAIL_INTERVAL_S * 1000):
             return
         await send_reset_link(rt, credential, client_id=client.client_id, ip=ip)
 

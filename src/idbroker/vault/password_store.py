@@ -200,6 +200,14 @@ def binding_matches(store: Store, ticket: Ticket, binding: str) -> bool:
     return store.vault.verify_digest("login-ticket-binding", binding, ticket.binding_digest)
 
 
+async def ticket_issued_since(store: Store, user_id: str, kind: str, since_ms: int) -> bool:
+    c = t.credential_tickets.c
+    async with store.engine.connect() as conn:
+        row = (await conn.execute(sa.select(c.digest).where(
+            c.user_id == user_id, c.kind == kind, c.created_at >= since_ms).limit(1))).first()
+    return row is not None
+
+
 async def drop_tickets(store: Store, user_id: str, kind: str) -> None:
     async with store.engine.begin() as conn:
         await conn.execute(t.credential_tickets.delete().where(

@@ -3,6 +3,7 @@ and the hosted login page's form (/usernamepassword/login)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -228,3 +229,15 @@ async def test_the_hosted_form_answers_unknown_and_wrong_alike(
         answers.append((response.status_code, response.content))
     assert answers[0] == answers[1]
     assert answers[0][0] == 401
+
+
+async def test_a_login_ticket_is_redeemed_once_even_by_concurrent_requests(
+        broker: Broker, app: dict[str, Any], db: dict[str, Any]) -> None:
+    await _user(broker, app)
+    ticket = (await co_authenticate(broker.http, app, "jane@example.com", PASSWORD)).json()
+    params, _, _ = broker.authorize_params(app, connection=None, realm="Users",
+                                           login_ticket=ticket["login_ticket"])
+    answers = await asyncio.gather(*(broker.start(params) for _ in range(4)))
+    outcomes = [app_redirect_params(a) for a in answers]
+    assert sum("code" in o for o in outcomes) == 1
+    assert sorted(o.get("error", "") for o in outcomes) == ["", *["access_denied"] * 3]
