@@ -4,10 +4,10 @@ Chromium driven by Playwright, against a live idbroker.
 Servers (real uvicorn on loopback, see tests/interop/servers.py):
 - ``live`` (per module): idbroker on SQLite (or the PostgreSQL under test) and the fake
   upstream OpenID provider, reachable by the browser over real HTTP;
-- ``app_server`` (per session): the test apps' pages (tests/browser/pages/) and the SDK
+- ``app_server`` (per package): the test apps' pages (tests/browser/pages/) and the SDK
   bundles from tests/browser/js (``npm ci && npm run build``, done by ``./dev test``).
 
-Browser: one Chromium per session (``browser``); each test gets a fresh ``context`` (no
+Browser: one Chromium for the package (``browser``); each test gets a fresh ``context`` (no
 cookies, no storage) and ``page``. Requests to anything but loopback are aborted, so a page
 never waits on the closed network (gravatar, Auth0's CDN). ``screenshot(page, name)`` saves
 a PNG under tests/browser/screenshots/ (or ``$IDBROKER_SCREENSHOT_DIR``); a failed test
@@ -83,7 +83,9 @@ def _missing_prerequisites() -> list[str]:
 # -- browser --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the sync Playwright API keeps an event loop running on the main
+# thread while it is open, which would break every async test collected after this package.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     missing = _missing_prerequisites()
     if missing:
@@ -314,7 +316,7 @@ def _static_app() -> Starlette:
     ])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_server(browser: Any) -> Iterator[AppServer]:
     sock = bound_socket()
     server = ServerThread(_static_app(), sock, "test-apps")
