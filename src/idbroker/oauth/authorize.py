@@ -245,6 +245,10 @@ async def _authorize(rt: Runtime, client: Client, redirect_uri: str, params: dic
         return await redeem_ticket(rt, client, params, cookies, tx, ip)
     cookie = sessions.presented(cookies)
     session = None if "login" in prompts else await sessions.live(rt, cookie)
+    if session is not None and params.get("id_token_hint") \
+            and _hinted_subject(rt, params["id_token_hint"]) != session.user.user_id:
+        # OIDC Core §3.1.2.1: the app expects another person than the one signed in here.
+        session = None
     if session is not None and sessions.satisfies(session, connection=connection_name,
                                                   max_age=max_age) \
             and any(c.name == session.record.connection for c in enabled):
@@ -293,3 +297,12 @@ def _max_age(value: str | None) -> int | None:
     if not re.fullmatch(r"[0-9]{1,10}", value):
         raise InvalidRequest("max_age must be a non-negative integer")
     return int(value)
+
+
+def _hinted_subject(rt: Runtime, hint: str) -> str:
+    from idbroker.oauth.logout import id_token_hint_claims
+
+    try:
+        return str(id_token_hint_claims(rt, hint)["sub"])
+    except AuthorizeRequestError as exc:
+        raise InvalidRequest("id_token_hint is not a valid ID token of this issuer") from exc

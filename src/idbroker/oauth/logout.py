@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from joserfc import jwt
@@ -76,8 +77,18 @@ async def oidc_logout_target(rt: Runtime, params: Mapping[str, str]) -> str | No
 
 
 def id_token_hint_client(rt: Runtime, token: str) -> str:
-    """The client an ID token we issued was for. Expiry does not matter here (a logout
-    often comes long after the token expired); signature, issuer and type do."""
+    """The client an ID token we issued was for."""
+    claims = id_token_hint_claims(rt, token)
+    aud = claims.get("aud")
+    audience = aud if isinstance(aud, str) else claims.get("azp")
+    if not isinstance(audience, str):
+        raise AuthorizeRequestError("The id_token_hint is not a valid ID token of this issuer.")
+    return audience
+
+
+def id_token_hint_claims(rt: Runtime, token: str) -> dict[str, Any]:
+    """The claims of an ID token we issued. Expiry does not matter here (a hint often comes
+    long after the token expired); signature, issuer and type do."""
     invalid = AuthorizeRequestError("The id_token_hint is not a valid ID token of this issuer.")
     if len(token) > MAX_HINT_CHARS or token.count(".") != 2:
         raise invalid
@@ -95,8 +106,6 @@ def id_token_hint_client(rt: Runtime, token: str) -> str:
         claims = jwt.decode(token, key, algorithms=["RS256"]).claims
     except (JoseError, ValueError, RecursionError) as exc:
         raise invalid from exc
-    aud = claims.get("aud")
-    audience = aud if isinstance(aud, str) else claims.get("azp")
-    if claims.get("iss") != rt.settings.issuer or not isinstance(audience, str):
+    if claims.get("iss") != rt.settings.issuer or not isinstance(claims.get("sub"), str):
         raise invalid
-    return audience
+    return dict(claims)

@@ -107,3 +107,18 @@ async def test_first_interactive_login_of_third_party_app_asks_consent(broker: B
         "client_secret": apps.third_party["client_secret"], "code": out["code"],
         "redirect_uri": APP_CALLBACK, "code_verifier": verifier})
     assert token.status_code == 200, token.text
+
+
+async def test_id_token_hint_of_another_person_is_login_required(broker: Broker,
+                                                                 apps: Apps) -> None:
+    alice = (await broker.exchange(apps.first, await broker.login(apps.first))).json()
+    broker.upstream.set_login("bob")
+    bob = (await broker.exchange(apps.first, await broker.login(apps.first))).json()
+    wrong = answer(await silent(broker, apps.second, prompt="none",
+                                id_token_hint=alice["id_token"]))
+    assert wrong["error"] == "login_required"
+    login = await sso(broker, apps.second, prompt="none", id_token_hint=bob["id_token"])
+    assert (await id_token_claims(broker, apps.second, login))["sub"] == "oidc|acme-oidc|bob"
+    forged = answer(await silent(broker, apps.second, prompt="none",
+                                 id_token_hint=bob["access_token"]))
+    assert forged["error"] == "invalid_request"
