@@ -175,11 +175,12 @@ async def create_account(rt: Runtime, database: Database, profile: Profile, pass
         user_metadata=profile.user_metadata or {}, app_metadata=app_metadata)
 
 
-async def change_password(rt: Runtime, user_id: str, password: str, *,
-                          end_sessions: bool) -> None:
-    """Set a new password for a database user, under the connection's policy. Raises
-    DatabaseConnectionError when the user has no password or the policy refuses it."""
-    credential = await password_store.credential_of(rt.store, user_id)
+async def change_password(rt: Runtime, user_id: str, password: str, *, end_sessions: bool,
+                          connection_id: str | None = None) -> None:
+    """Set a new password for a database user (its account in ``connection_id``, or its
+    oldest), under the connection's policy. Raises DatabaseConnectionError when the user has
+    no password there or the policy refuses it."""
+    credential = await password_store.credential_of(rt.store, user_id, connection_id)
     if credential is None:
         raise DatabaseConnectionError("The user does not belong to a database connection.",
                                       code="invalid_user")
@@ -193,8 +194,8 @@ async def change_password(rt: Runtime, user_id: str, password: str, *,
         credential.email, credential.username, *((user.name, user.given_name, user.family_name,
                                                   user.nickname) if user else ())))
     password_hash = await hashing_for(rt.settings).hash(password)
-    await password_store.set_password(rt.store, user_id, password_hash,
-                                      end_sessions=end_sessions)
+    await password_store.set_password(rt.store, user_id, credential.connection_id,
+                                      password_hash, end_sessions=end_sessions)
 
 
 def user_exists() -> DatabaseConnectionError:

@@ -122,7 +122,8 @@ async def _live(rt: Runtime, ticket: str) -> tuple[Credential, DatabaseOptions] 
     peeked = await password_store.peek_ticket(rt.store, ticket, "reset")
     if peeked is None:
         return None
-    credential = await password_store.credential_of(rt.store, peeked.user_id)
+    credential = await password_store.credential_of(rt.store, peeked.user_id,
+                                                    peeked.connection_id)
     connection = await rt.store.get_connection(peeked.connection_id)
     if credential is None or connection is None:
         return None
@@ -143,7 +144,8 @@ async def reset_password(rt: Runtime, ticket: str, password: str, ip: str | None
     taken = await password_store.take_ticket(rt.store, ticket, "reset")
     if taken is None or taken.user_id != credential.user_id:
         return False
-    await change_password(rt, credential.user_id, password, end_sessions=True)
+    await change_password(rt, credential.user_id, password, end_sessions=True,
+                          connection_id=credential.connection_id)
     await password_store.mark_email_verified(rt.store, credential.user_id)
     await password_store.drop_tickets(rt.store, credential.user_id, "reset")
     await bruteforce.unblock(rt, [bruteforce.account_key(rt, credential.connection_id, ident)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, StrictStr
 
-from idbroker.dbconn import accounts, options as db_options
+from idbroker.dbconn import STRATEGY, accounts, options as db_options
 from idbroker.dbconn.reset import send_verification
 from idbroker.errors import BadRequest, Conflict, DatabaseConnectionError
 from idbroker.management.user_admin import _Profile
@@ -63,23 +63,36 @@ async def create(rt: Runtime, connection: Connection, body: Any) -> dict[str, An
     return render_user(user)
 
 
-async def set_password(rt: Runtime, user_id: str, password: str) -> None:
-    """A new password by an administrator. The user's sessions, grants and refresh tokens
-    end (docs/database-connections.md#changing-a-password)."""
+async def set_password(rt: Runtime, user_id: str, password: str,
+                       connection: str | None = None) -> None:
+    """A new password by an administrator, for the user's account in ``connection`` (Auth0's
+    PATCH body names it), else its oldest database account. The user's sessions, grants and
+    refresh tokens end (docs/database-connections.md#password-reset)."""
+    connection_id = None
+    if connection:
+        named = await rt.store.get_connection_by_name(connection)
+        if named is None or named.strategy != STRATEGY:
+            raise BadRequest("Payload validation error: not a database connection "
+                             "(at connection)")
+        connection_id = named.id
     try:
-        await accounts.change_password(rt, user_id, password, end_sessions=True)
+        await accounts.change_password(rt, user_id, password, end_sessions=True,
+                                       connection_id=connection_id)
     except DatabaseConnectionError as exc:
         raise _refused(exc) from exc
 
 
 async def sync_identifiers(rt: Runtime, user_id: str, changed: dict[str, Any]) -> None:
-    """After a PATCH of email or username: the login identifiers follow the profile."""
-    if await password_store.credential_of(rt.store, user_id) is None:
+    """After a PATCH of email or username: the login identifiers of the user's primary
+    identity follow the profile, when that identity is a database account."""
+    user = await rt.store.get_user(user_id)
+    if user is None or not user.identities or user.identities[0].provider != "auth0":
         return
+    connection_id = user.identities[0].connection_id
     values: dict[str, Any] = {}
     if "email" in changed:
         values["email"] = accounts.normalise(changed["email"]) if changed["email"] else None
     if "username" in changed:
         values["username"] = accounts.normalise(changed["username"]) \
             if changed["username"] else None
-    await password_store.set_identifiers(rt.store, user_id, **values)
+    await password_store.set_identifiers(rt.store, user_id, connection_id, **values)

@@ -193,7 +193,8 @@ async def update(rt: Runtime, user_id: str, body: Any) -> dict[str, Any]:
             if not data.password:
                 raise BadRequest("Payload validation error: must be a non-empty string "
                                  "(at password)")
-            await database_users.set_password(rt, checked_user_id(user_id), data.password)
+            await database_users.set_password(rt, checked_user_id(user_id), data.password,
+                                              data.connection)
         await database_users.sync_identifiers(rt, checked_user_id(user_id), root)
     found = await user_writes.patch_user(
         rt.store, checked_user_id(user_id), root,

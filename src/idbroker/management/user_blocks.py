@@ -44,13 +44,13 @@ async def _keys_for_identifier(rt: Runtime, identifier: str | None) -> _Keys:
 async def _keys_for_user(rt: Runtime, user_id: str) -> _Keys:
     if await rt.store.get_user(checked_user_id(user_id)) is None:
         raise NotFound("The user does not exist.", error_code="inexistent_user")
-    credential = await password_store.credential_of(rt.store, user_id)
-    if credential is None:
-        return []
-    connection = await rt.store.get_connection(credential.connection_id)
-    name = connection.name if connection else ""
-    return [(bruteforce.account_key(rt, credential.connection_id, ident), ident, name)
-            for ident in (credential.email, credential.username) if ident]
+    keys: _Keys = []
+    for credential in await password_store.credentials_of(rt.store, user_id):
+        connection = await rt.store.get_connection(credential.connection_id)
+        name = connection.name if connection else ""
+        keys += [(bruteforce.account_key(rt, credential.connection_id, ident), ident, name)
+                 for ident in (credential.email, credential.username) if ident]
+    return keys
 
 
 async def _list(rt: Runtime, keys: _Keys) -> dict[str, Any]:

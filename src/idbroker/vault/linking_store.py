@@ -39,8 +39,17 @@ async def move_identity(conn: AsyncConnection, identity_id: str, to_user: str) -
         t.identities.c.user_id == to_user))).scalar_one_or_none()
     stamp = now_ms()
     joined = max(stamp, (latest or 0) + 1)
+    owner = (await conn.execute(sa.select(t.identities.c.user_id, t.identities.c.connection_id)
+                                .where(t.identities.c.id == identity_id))).first()
     await conn.execute(t.identities.update().where(t.identities.c.id == identity_id).values(
         user_id=to_user, created_at=joined, updated_at=stamp))
+    if owner is not None:
+        # A database account's password goes with its identity (dbconn/), so signing in with
+        # it reaches the user the identity now belongs to.
+        await conn.execute(t.password_credentials.update().where(
+            t.password_credentials.c.user_id == owner.user_id,
+            t.password_credentials.c.connection_id == owner.connection_id).values(
+            user_id=to_user, updated_at=stamp))
 
 
 async def create_standalone_user(conn: AsyncConnection, identity: Identity) -> str:

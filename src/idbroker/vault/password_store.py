@@ -93,11 +93,21 @@ async def find_credential(store: Store, connection_id: str, identifier: str) -> 
     return _credential(row) if row else None
 
 
-async def credential_of(store: Store, user_id: str) -> Credential | None:
+async def credentials_of(store: Store, user_id: str) -> list[Credential]:
+    """The user's database accounts: usually one; more after accounts were linked."""
+    c = t.password_credentials.c
     async with store.engine.connect() as conn:
-        row = (await conn.execute(sa.select(t.password_credentials).where(
-            t.password_credentials.c.user_id == user_id))).first()
-    return _credential(row) if row else None
+        rows = await conn.execute(sa.select(t.password_credentials).where(
+            c.user_id == user_id).order_by(c.created_at, c.connection_id))
+    return [_credential(row) for row in rows]
+
+
+async def credential_of(store: Store, user_id: str,
+                        connection_id: str | None = None) -> Credential | None:
+    """The user's account in ``connection_id``, or (without it) the oldest one."""
+    found = [c for c in await credentials_of(store, user_id)
+             if connection_id is None or c.connection_id == connection_id]
+    return found[0] if found else None
 
 
 async def rehash(store: Store, user_id: str, old_hash: str, new_hash: str) -> None:
@@ -109,14 +119,15 @@ async def rehash(store: Store, user_id: str, old_hash: str, new_hash: str) -> No
             password_hash=new_hash, updated_at=now_ms()))
 
 
-async def set_password(store: Store, user_id: str, password_hash: str, *,
+async def set_password(store: Store, user_id: str, connection_id: str, password_hash: str, *,
                        end_sessions: bool) -> bool:
     """A new password; with ``end_sessions`` also end the user's login sessions and revoke
     every grant, refresh token and unredeemed code (the old password may have been known to
     someone else)."""
     async with store.engine.begin() as conn:
         result = await conn.execute(t.password_credentials.update().where(
-            t.password_credentials.c.user_id == user_id).values(
+            t.password_credentials.c.user_id == user_id,
+            t.password_credentials.c.connection_id == connection_id).values(
             password_hash=password_hash, updated_at=now_ms()))
         if not result.rowcount:
             return False
@@ -127,7 +138,8 @@ async def set_password(store: Store, user_id: str, password_hash: str, *,
     return True
 
 
-async def set_identifiers(store: Store, user_id: str, *, email: str | None | object = ...,
+async def set_identifiers(store: Store, user_id: str, connection_id: str, *,
+                          email: str | None | object = ...,
                           username: str | None | object = ...) -> None:
     """Keep the login identifiers in step with the profile after an administrator's change."""
     values: dict[str, Any] = {}
@@ -140,7 +152,9 @@ async def set_identifiers(store: Store, user_id: str, *, email: str | None | obj
     try:
         async with store.engine.begin() as conn:
             await conn.execute(t.password_credentials.update().where(
-                t.password_credentials.c.user_id == user_id).values(**values, updated_at=now_ms()))
+                t.password_credentials.c.user_id == user_id,
+                t.password_credentials.c.connection_id == connection_id).values(
+                **values, updated_at=now_ms()))
     except IntegrityError as exc:
         raise Conflict("The user already exists.", error_code="auth0_idp_error") from exc
 

@@ -323,12 +323,14 @@ event_deliveries = sa.Table(
 
 # Database connections (strategy "auth0", dbconn/): the argon2id hash of a user's password,
 # with the login identifiers it answers to. Normalised (lower-case) identifiers are unique
-# per connection; the password itself is never stored (docs/database-connections.md).
+# per connection; the password itself is never stored (docs/database-connections.md). One row
+# per (user, connection): a linked user may hold accounts of two database connections, and a
+# row follows its identity when accounts are linked (vault/linking_store.py).
 password_credentials = sa.Table(
     "password_credentials", metadata,
     sa.Column("user_id", sa.String(300), sa.ForeignKey("users.user_id", ondelete="CASCADE"),
               primary_key=True),
-    sa.Column("connection_id", sa.String(40), nullable=False),
+    sa.Column("connection_id", sa.String(40), primary_key=True),
     sa.Column("email", sa.String(320)),
     sa.Column("username", sa.String(128)),
     sa.Column("password_hash", sa.String(255), nullable=False),

@@ -241,3 +241,32 @@ async def test_a_login_ticket_is_redeemed_once_even_by_concurrent_requests(
     outcomes = [app_redirect_params(a) for a in answers]
     assert sum("code" in o for o in outcomes) == 1
     assert sorted(o.get("error", "") for o in outcomes) == ["", *["access_denied"] * 3]
+
+
+async def test_a_linked_database_account_signs_in_to_the_user_it_was_linked_to(
+        broker: Broker, app: dict[str, Any], db: dict[str, Any]) -> None:
+    await broker.oidc_connection([app["client_id"]])
+    primary = "oidc|acme-oidc|alice"
+    await broker.login(app)
+    secondary = await _user(broker, app)
+    hex_id = secondary.split("|", 1)[1]
+    linked = await broker.mgmt("POST", f"users/{quote(primary, safe='')}/identities",
+                               json={"provider": "auth0", "user_id": hex_id})
+    assert linked.status_code == 201, linked.text
+
+    async def signed_in_as() -> str:
+        ticket = (await co_authenticate(broker.http, app, "jane@example.com",
+                                        PASSWORD)).json()["login_ticket"]
+        params, verifier, nonce = broker.authorize_params(app, connection=None, realm="Users",
+                                                          login_ticket=ticket)
+        answer = app_redirect_params(await broker.start(params))
+        tokens = (await broker.exchange(app, LoginResult("", answer, verifier, nonce))).json()
+        info = await broker.http.get("/userinfo", headers={
+            "Authorization": f"Bearer {tokens['access_token']}"})
+        return str(info.json()["sub"])
+
+    assert await signed_in_as() == primary
+    unlinked = await broker.mgmt(
+        "DELETE", f"users/{quote(primary, safe='')}/identities/auth0/{hex_id}")
+    assert unlinked.status_code == 200, unlinked.text
+    assert await signed_in_as() == secondary

@@ -309,7 +309,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.Column('updated_at', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.user_id'], name=op.f('fk_password_credentials_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_password_credentials')),
+    sa.PrimaryKeyConstraint('user_id', 'connection_id', name=op.f('pk_password_credentials')),
     sa.UniqueConstraint('connection_id', 'email', name='uq_password_credentials_conn_email'),
     sa.UniqueConstraint('connection_id', 'username', name='uq_password_credentials_conn_username')
     )
