@@ -149,3 +149,29 @@ def test_new_ids_keep_their_alphabet_and_length() -> None:
     assert all(i.startswith("log_") and len(i) == 28 and set(i[4:]) <= allowed for i in ids)
     # Every character of the alphabet is drawn (a mapping bug would leave some out).
     assert set("".join(i[4:] for i in ids)) == allowed
+
+
+async def test_audit_records_from_two_event_loops_at_once(broker: Broker) -> None:
+    """A store serving two loops (servers in threads, as the interop tests run them): each
+    loop's callers get their rows committed; neither loop's queue swallows the other's."""
+    import threading
+
+    from tests.conftest import PG_URL
+    if PG_URL:
+        pytest.skip("an asyncpg pool belongs to one event loop")
+    store = broker.runtime.store
+
+    def other_loop() -> None:
+        async def write() -> None:
+            await asyncio.gather(*(store.audit("sapi", description="thread", details={"n": n})
+                                   for n in range(100, 130)))
+        asyncio.run(write())
+
+    thread = threading.Thread(target=other_loop)
+    thread.start()
+    await asyncio.gather(*(store.audit("sapi", description="main", details={"n": n})
+                           for n in range(30)))
+    await asyncio.to_thread(thread.join, 30)
+    assert not thread.is_alive()
+    rows = await store.list_audit(limit=200)
+    assert sorted(r["details"]["n"] for r in rows) == [*range(30), *range(100, 130)]

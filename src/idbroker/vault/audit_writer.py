@@ -23,6 +23,7 @@ import asyncio
 import logging
 import json
 import sqlite3
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -39,12 +40,21 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 500
 
 
+class _Queue:
+    __slots__ = ("rows", "writer")
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+
 class AuditWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._queue: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # One queue and writer task per event loop: a store may serve several loops at once
+        # (the interop tests run servers in threads of their own).
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = \
+            weakref.WeakKeyDictionary()
         self._path = sqlite_file(engine)
         self._executor: ThreadPoolExecutor | None = None
         self._sqlite: sqlite3.Connection | None = None
@@ -55,26 +65,25 @@ class AuditWriter:
     async def write(self, row: dict[str, Any]) -> None:
         """Return once ``row`` is committed to ``audit_log`` (raise if it could not be)."""
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            # A store used from another event loop (tests, the CLI) starts a fresh queue;
-            # whatever the old loop left is its own to finish.
-            self._loop, self._queue, self._writer = loop, [], None
+        queue = self._loops.get(loop)
+        if queue is None:
+            queue = self._loops[loop] = _Queue()
         done: asyncio.Future[None] = loop.create_future()
-        self._queue.append((row, done))
-        if self._writer is None or self._writer.done():
-            self._writer = loop.create_task(self._run())
+        queue.rows.append((row, done))
+        if queue.writer is None or queue.writer.done():
+            queue.writer = loop.create_task(self._run(queue))
         await done
 
     async def drain(self) -> None:
-        """Wait until every queued row is written (shutdown)."""
-        writer = self._writer
-        if writer is not None and not writer.done() and self._loop is asyncio.get_running_loop():
-            await asyncio.shield(writer)
+        """Wait until every row queued in this event loop is written (shutdown)."""
+        queue = self._loops.get(asyncio.get_running_loop())
+        if queue is not None and queue.writer is not None and not queue.writer.done():
+            await asyncio.shield(queue.writer)
 
-    async def _run(self) -> None:
+    async def _run(self, queue: _Queue) -> None:
         await asyncio.sleep(0)  # let the requests already running add their rows
-        while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+        while queue.rows:
+            batch, queue.rows = queue.rows[:MAX_BATCH], queue.rows[MAX_BATCH:]
             await self._commit(batch)
 
     def close(self) -> None:
