@@ -162,7 +162,8 @@ async def write_batch(store: Store, accounts: list[NewAccount], *, connection_id
         # Grouped by the columns they set (executemany needs one shape per statement).
         for shape in {tuple(sorted(u)) for u in credential_updates}:
             await conn.execute(t.password_credentials.update().where(
-                t.password_credentials.c.user_id == sa.bindparam("b_user_id")),
+                t.password_credentials.c.user_id == sa.bindparam("b_user_id"),
+                t.password_credentials.c.connection_id == connection_id),
                 [u for u in credential_updates if tuple(sorted(u)) == shape])
         if token_updates:
             await conn.execute(t.identities.update().where(
