@@ -69,8 +69,10 @@ def markdown(res: dict[str, Any]) -> str:
               f"seeded store). Resident size of each process (uvicorn's supervisor and "
               f"workers) after the read scenario: "
               f"{', '.join(f'{v:.0f} MB' for v in f['worker_rss_mb'])}. "
-              f"Seeding {res['users']:,} users through `users import` took "
-              f"{res['seed_s']:.1f} s ({res['users'] / res['seed_s']:,.0f} users/s)."]
+              + (f"Seeding {res['users']:,} users through `users import` took "
+                 f"{res['seed_s']:.1f} s ({res['users'] / res['seed_s']:,.0f} users/s)."
+                 if res.get("seed_s") else f"Store seeded by an earlier run "
+                                           f"({res.get('reused')}).")]
     if f.get("oidc_provider_rss_mb"):
         lines += ["", f"oidc-provider: start-up {f['oidc_provider_startup_s']:.2f} s, resident "
                   f"size per process {', '.join(f'{v:.0f} MB' for v in f['oidc_provider_rss_mb'])}."]
@@ -110,7 +112,8 @@ def plot(res: dict[str, Any], path: Path) -> None:
 
 def write(res: dict[str, Any], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{res['store']}-{res['users']}" + ("-read" if res.get("read_only") else "")
+    stem = (f"{res['store']}-{res['users']}" + ("-read" if res.get("read_only") else "")
+            + ("-reused" if res.get("reused") else ""))
     (out / f"{stem}.json").write_text(json.dumps(res, indent=2) + "\n")
     (out / f"{stem}.md").write_text(markdown(res))
     plot(res, out / f"{stem}.png")

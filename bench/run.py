@@ -45,6 +45,9 @@ def _args() -> argparse.Namespace:
     p.add_argument("--read-only", action="store_true",
                    help="only hello-world, read, the oidc-provider userinfo baseline and the "
                         "footprint (e.g. for --users 1000000)")
+    p.add_argument("--reuse", type=Path, default=None,
+                   help="SQLite data directory a previous run seeded with --users N: serve it "
+                        "again instead of seeding (with --read-only)")
     p.add_argument("--no-oidc-provider", action="store_true",
                    help="skip the node-oidc-provider baselines")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -132,13 +135,16 @@ def main() -> None:
     upstream = f"http://127.0.0.1:{ports['upstream']}"
     if args.store == "postgres":
         asyncio.run(seed.reset_postgres(args.pg_url))
-    broker_env = {"IDBROKER_DATA_DIR": str(tmp / "data"), "IDBROKER_ISSUER": broker + "/",
+    data_dir = args.reuse or tmp / "data"
+    if args.reuse and (args.store != "sqlite" or not args.read_only):
+        raise SystemExit("bench: --reuse is for --store sqlite --read-only")
+    broker_env = {"IDBROKER_DATA_DIR": str(data_dir), "IDBROKER_ISSUER": broker + "/",
                   "IDBROKER_LOG_LEVEL": "WARNING",
                   # The benchmark measures throughput, not the per-IP budget (docs/rate-limits.md).
                   "IDBROKER_RATE_LIMITS": json.dumps({"enabled": False})}
     if args.store == "postgres":
         broker_env["IDBROKER_DATABASE_URL"] = args.pg_url
-    settings = Settings(data_dir=tmp / "data", issuer=broker + "/", log_level="WARNING",
+    settings = Settings(data_dir=data_dir, issuer=broker + "/", log_level="WARNING",
                         database_url=broker_env.get("IDBROKER_DATABASE_URL"))
     upstream_secret = secrets.token_urlsafe(32)
     py_env = {"PYTHONPATH": str(ROOT)}
@@ -158,13 +164,18 @@ def main() -> None:
             {**py_env, "BENCH_UPSTREAM_ISSUER": upstream, "BENCH_UPSTREAM_SECRET": upstream_secret,
              "BENCH_UPSTREAM_CALLBACK": f"{broker}/login/callback"},
             f"{upstream}/.well-known/openid-configuration", tmp))
-        print(f"bench: seeding {args.users:,} users into {args.store}")
-        began = time.perf_counter()
-        seeded = asyncio.run(seed.seed(settings, users=args.users, upstream_url=upstream,
-                                       upstream_secret=upstream_secret))
-        results["seed_s"] = time.perf_counter() - began
-        print(f"bench: seeded in {results['seed_s']:.1f} s; starting idbroker serve "
-              f"--workers {args.workers}")
+        if args.reuse:
+            print(f"bench: reusing the {args.users:,} users seeded in {args.reuse}")
+            seeded = asyncio.run(seed.reuse(settings, users=args.users))
+            results["seed_s"], results["reused"] = None, str(args.reuse)
+        else:
+            print(f"bench: seeding {args.users:,} users into {args.store}")
+            began = time.perf_counter()
+            seeded = asyncio.run(seed.seed(settings, users=args.users, upstream_url=upstream,
+                                           upstream_secret=upstream_secret))
+            results["seed_s"] = time.perf_counter() - began
+            print(f"bench: seeded in {results['seed_s']:.1f} s")
+        print(f"bench: starting idbroker serve --workers {args.workers}")
         idb = servers.Server("idbroker", servers.idbroker_cmd(ports["broker"], args.workers),
                              broker_env, f"{broker}/.well-known/openid-configuration", tmp)
         started.append(idb)

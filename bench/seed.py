@@ -61,6 +61,19 @@ async def seed(settings: Settings, *, users: int, upstream_url: str,
         await rt.close()
 
 
+async def reuse(settings: Settings, *, users: int) -> Seeded:
+    """A store a previous run seeded with ``users`` users: a new reader client for this run."""
+    await initialise(settings)
+    rt = await Runtime.start(settings)
+    try:
+        reader = await _m2m(rt, "bench reader", ["read:users", "read:user_idp_tokens"])
+        found = await rt.store.get_connection_by_name(CONNECTION)
+        assert found is not None, "not a data directory seeded by bench/run.py"
+        return Seeded(("", ""), reader, [user_id_of(n) for n in range(users)], found.id)
+    finally:
+        await rt.close()
+
+
 class _Generated(io.TextIOBase):
     """An Auth0 bulk-import file produced on the fly (a JSON array of ``count`` users with
     tokens), so a 1,000,000-user seed never exists on disk or in memory at once."""
