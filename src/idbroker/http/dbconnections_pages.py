@@ -74,7 +74,7 @@ def login_response(request: Request, page: LoginPage, *, error: str | None = Non
         if connection is not None and not parse_options(connection.options).disable_signup:
             return signup_response(request, page, connection)
     return html_page(request, "login.html", status=status, client_name=page.client.name,
-                     connections=buttons(page), database=login_form(page, error=error,
+                     answers_to=page.client, connections=buttons(page), database=login_form(page, error=error,
                                                                     value=value))
 
 
@@ -84,6 +84,7 @@ def signup_response(request: Request, page: LoginPage, connection: Connection, *
     options = parse_options(connection.options)
     query = [*carried(page.query), ("connection", connection.name)]
     return html_page(request, "dbconn_signup.html", status=status, client_name=page.client.name,
+                     answers_to=page.client,
                      action=SIGNUP_PATH, hidden=query, requires_username=options.requires_username,
                      min_length=min_length(options), policy=describe(options),
                      error=error, rules=rules, values=values or {},
@@ -103,11 +104,10 @@ def reset_response(request: Request, *, ticket: str, email: str | None, min_leng
                    status: int = 200) -> Response:
     return html_page(request, "dbconn_reset.html", status=status, action=RESET_PATH,
                      hidden=[("ticket", ticket)], email=email, min_length=min_length_,
-                     policy=policy, error=error, rules=rules,
-                     headers={"Referrer-Policy": "no-referrer"})
+                     policy=policy, error=error, rules=rules)
 
 
 def notice_response(request: Request, *, title_key: str, message_key: str,
                     status: int = 200) -> Response:
     return html_page(request, "dbconn_notice.html", status=status, title_key=title_key,
-                     message_key=message_key, headers={"Referrer-Policy": "no-referrer"})
+                     message_key=message_key)

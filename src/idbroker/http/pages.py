@@ -21,9 +21,10 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from idbroker.http import i18n
+from idbroker.http import cors, i18n
 from idbroker.http.branding import DEFAULT_BRANDING, Branding, branding_from
 from idbroker.settings import Settings
+from idbroker.vault.records import Client
 
 _env = Environment(
     loader=PackageLoader("idbroker.http", "templates"),
@@ -80,10 +81,22 @@ def locale_for(conn: HTTPConnection) -> str:
 
 def html_page(request: HTTPConnection, name: str, *, status: int = 200,
               headers: dict[str, str] | None = None, locale: str | None = None,
-              **context: Any) -> HTMLResponse:
+              answers_to: Client | None = None, **context: Any) -> HTMLResponse:
+    """``answers_to``: the app whose redirect URIs this page's form may end at. A form whose
+    POST is answered by a redirect to the app is held to ``form-action`` at every hop
+    (Chromium enforces it on redirects), so those origins join ``'self'``."""
     html = render_page(name, locale=locale or locale_for(request),
                        branding=branding_for(request), **context)
-    return HTMLResponse(html, status_code=status, headers={**_PAGE_HEADERS, **(headers or {})})
+    extra = dict(_PAGE_HEADERS)
+    if answers_to is not None:
+        extra["Content-Security-Policy"] = html_csp(
+            branding_for(request).logo_origin, _callback_origins(tuple(answers_to.callbacks)))
+    return HTMLResponse(html, status_code=status, headers={**extra, **(headers or {})})
+
+
+@functools.lru_cache(maxsize=256)
+def _callback_origins(callbacks: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({o for o in map(cors.origin_of_url, callbacks) if o}))
 
 
 def remember_locale(response: Response, request: HTTPConnection) -> None:
@@ -100,13 +113,15 @@ def remember_locale(response: Response, request: HTTPConnection) -> None:
                             httponly=True, samesite="lax", secure=secure)
 
 
-@functools.lru_cache(maxsize=16)
-def html_csp(logo_origin: str | None) -> str:
+@functools.lru_cache(maxsize=256)
+def html_csp(logo_origin: str | None, form_targets: tuple[str, ...] = ()) -> str:
     """The policy of every hosted page that does not set its own: nothing but our stylesheet,
-    images from us (and the logo's origin), forms posting to us, no framing, no script."""
+    images from us (and the logo's origin), forms posting to us (and, for a form that ends
+    at an app, that app's callback origins), no framing, no script."""
     images = "'self' data:" + (f" {logo_origin}" if logo_origin else "")
+    forms = " ".join(("'self'", *form_targets))
     return ("default-src 'none'; style-src 'self'; img-src " + images + "; "
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+            f"form-action {forms}; frame-ancestors 'none'; base-uri 'none'")
 
 
 def csp_for(conn: HTTPConnection) -> str:

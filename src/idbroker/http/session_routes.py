@@ -47,6 +47,7 @@ def web_message_response(out: ClientRedirect) -> Response:
 
 def consent_page(request: Request, page: ConsentPage) -> Response:
     response = html_page(request, "consent.html", client_name=page.client.name,
+                         answers_to=page.client,
                          scopes=page.scopes, consent_id=page.consent_id, action=CONSENT_PATH)
     return session_cookie.apply(response, page.session_cookie, _rt(request).settings)
 
