@@ -20,12 +20,11 @@ authentication.
 
 from __future__ import annotations
 
-import re
 from typing import Any, ClassVar
 
 from idbroker.connectors.providers.catalog import ProviderSpec
 from idbroker.connectors.providers.keycloak import PresetOIDCConnector, PresetOptions, \
-    RFC7009Revocation
+    RFC7009Revocation, host_name
 from idbroker.connectors.revocation import RevocationResult
 from idbroker.vault.records import TokenSet
 
@@ -45,7 +44,6 @@ SPEC = ProviderSpec(
     rotates_refresh_tokens=True,
     notes=("issuer https://{domain}/ (custom domains work the same way)",),
 )
-_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 class Auth0Options(PresetOptions):
@@ -54,11 +52,8 @@ class Auth0Options(PresetOptions):
 
     @classmethod
     def endpoints(cls, raw: dict[str, Any]) -> dict[str, Any]:
-        domain = raw.get("domain")
-        if not isinstance(domain, str) or not _HOST.match(domain):
-            raise ValueError("options.domain is required: the tenant's domain such as "
-                             "acme.us.auth0.com or a custom domain (a lower-case host name, "
-                             "no https://)")
+        domain = host_name(raw.get("domain"), "the tenant's domain such as "
+                                              "acme.us.auth0.com, or its custom domain")
         return {"issuer": f"https://{domain}/",
                 "discovery_url": f"https://{domain}/.well-known/openid-configuration"}
 

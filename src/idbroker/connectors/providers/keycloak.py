@@ -45,6 +45,17 @@ ENDPOINT_OPTIONS = ("discovery_url", "issuer", "authorization_endpoint", "token_
 _REALM = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 
 
+_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def host_name(value: Any, what: str) -> str:
+    """A preset's ``domain`` option: a lower-case DNS name, no scheme, port or path."""
+    if not isinstance(value, str) or not _HOST.match(value):
+        raise ValueError(f"options.domain is required: {what} (a lower-case host name, "
+                         "no https://)")
+    return value
+
+
 def base_url(value: Any, option: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"options.{option} is required (an https URL)")

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from idbroker.connectors.providers.catalog import ProviderSpec
 from idbroker.connectors.providers.keycloak import PresetOIDCConnector, PresetOptions, \
-    RFC7009Revocation
+    RFC7009Revocation, host_name
 
 SPEC = ProviderSpec(
     strategy="okta", display_name="Okta", protocol="oidc",
@@ -31,7 +31,6 @@ SPEC = ProviderSpec(
     email_trust="`email_verified` claim",
     notes=("issuer https://{domain} or https://{domain}/oauth2/{authorization_server_id}",),
 )
-_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _AS_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 
 
@@ -42,10 +41,7 @@ class OktaOptions(PresetOptions):
 
     @classmethod
     def endpoints(cls, raw: dict[str, Any]) -> dict[str, Any]:
-        domain = raw.get("domain")
-        if not isinstance(domain, str) or not _HOST.match(domain):
-            raise ValueError("options.domain is required: your Okta domain such as "
-                             "dev-123456.okta.com (a lower-case host name, no https://)")
+        domain = host_name(raw.get("domain"), "your Okta domain such as dev-123456.okta.com")
         server = raw.get("authorization_server_id")
         if server is not None and (not isinstance(server, str) or not _AS_ID.match(server)):
             raise ValueError("options.authorization_server_id must be an authorization server "
