@@ -189,15 +189,19 @@ def _taken_identifier(account: NewAccount, holders: dict[str, str]) -> str | Non
 
 async def _insert_many(conn: AsyncConnection, table: sa.Table,
                        rows: list[dict[str, Any]]) -> None:
-    """One multi-row insert; on PostgreSQL a binary COPY (several times faster than a
-    multi-row INSERT), inside the same transaction as the rest of the batch."""
-    if conn.dialect.name != "postgresql":
-        await conn.execute(table.insert(), rows)
-        return
+    """One multi-row insert inside the batch's transaction: on PostgreSQL a binary COPY
+    (several times faster than a multi-row INSERT), on SQLite the driver's executemany."""
     columns = list(rows[0])
     as_json = {c for c in columns if isinstance(table.c[c].type, sa.JSON)}
     records = [tuple(json.dumps(row[c]) if c in as_json and row[c] is not None else row[c]
                      for c in columns) for row in rows]
+    if conn.dialect.name != "postgresql":
+        # The driver's executemany with values already in their stored form: SQLAlchemy's
+        # per-row parameter processing was a quarter of an import's CPU.
+        marks = ", ".join("?" for _ in columns)
+        await conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", records)
+        return
     raw = await conn.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
         table.name, records=records, columns=columns)
