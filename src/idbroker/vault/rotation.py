@@ -86,6 +86,10 @@ DIGEST_COLUMNS: list[DigestColumn] = [
                  lambda now: t.login_transactions.c.expires_at > now),
     DigestColumn(t.sessions, "cookie_digest", lambda now: sa.and_(
         t.sessions.c.idle_expires_at > now, t.sessions.c.expires_at > now)),
+    DigestColumn(t.credential_tickets, "digest", lambda now: sa.and_(
+        t.credential_tickets.c.consumed.is_(False), t.credential_tickets.c.expires_at > now)),
+    DigestColumn(t.credential_tickets, "binding_digest", lambda now: sa.and_(
+        t.credential_tickets.c.consumed.is_(False), t.credential_tickets.c.expires_at > now)),
 ]
 
 
