@@ -31,6 +31,9 @@ async def one_login(http: httpx.AsyncClient, broker: str, app: tuple[str, str]) 
     params = {"response_type": "code", "client_id": app[0], "redirect_uri": APP_CALLBACK,
               "scope": "openid profile email offline_access", "state": state,
               "nonce": secrets.token_urlsafe(16), "connection": CONNECTION,
+              # A new sign-in every time: without it the broker's session cookie (SSO) would
+              # answer the repeat logins of a browser without going to the upstream.
+              "prompt": "login",
               "code_challenge": challenge.decode(), "code_challenge_method": "S256"}
     start = await http.get(f"{broker}/authorize?{urlencode(params)}")
     assert start.status_code == 302, start.text
