@@ -17,9 +17,11 @@ another connection cannot see) runs them through SQLAlchemy.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -128,6 +130,8 @@ class HotReads:
         self._sql: dict[str, str] = {}
         # PostgreSQL: name → (SQL with $n parameters, parameter names in order).
         self._pg: dict[str, tuple[str, list[str]]] = {}
+        self._pg_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
         if engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg":
             for name, stmt in _STATEMENTS:
                 compiled = stmt.compile(dialect=engine.dialect)
@@ -179,9 +183,22 @@ class HotReads:
         if pg is None:
             return None
         sql, order = pg
-        async with self.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            return list(await raw.driver_connection.fetch(sql, *(params[k] for k in order)))
+        async with self._slots():
+            async with self.engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                return list(await raw.driver_connection.fetch(sql, *(params[k] for k in order)))
+
+    def _slots(self) -> asyncio.Semaphore:
+        """At most the pool's size less two reads at once per event loop: more would take
+        overflow connections, which the pool closes on return, so under load every read paid
+        for a new PostgreSQL connection (measured: most of a read's CPU). Two stay free for
+        the audit writer and other work."""
+        loop = asyncio.get_running_loop()
+        slots = self._pg_slots.get(loop)
+        if slots is None:
+            size = getattr(self.engine.sync_engine.pool, "size", lambda: 5)()
+            slots = self._pg_slots[loop] = asyncio.Semaphore(max(1, size - 2))
+        return slots
 
     async def user(self, user_id: str) -> User | None:
         rows = await self._fetch("user", {"user_id": user_id})
