@@ -7,7 +7,7 @@ It prints, for the read (`GET /api/v2/users/{id}` with read:user_idp_tokens), th
 CPU-second of this process and the ratio to hello-world. CPU time, unlike wrk's wall-clock
 figures, barely moves with the other load on a shared machine, so before/after comparisons of
 a code change are meaningful here. `--profile` writes a pyinstrument profile of one scenario
-to bench/results/profile_{name}.txt (needs `pip install pyinstrument`, not a dependency)."""
+to bench/results/profile_hot_{name}.txt (needs `pip install pyinstrument`, not a dependency)."""
 
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ async def main() -> None:
         profiler.start()
         await drive(args.n, args.concurrency, scenarios[args.profile])
         profiler.stop()
-        out = ROOT / "bench" / "results" / f"profile_{args.profile}.txt"
+        out = ROOT / "bench" / "results" / f"profile_hot_{args.profile}.txt"
         out.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
         print(out.read_text()[:8000])
     else:
