@@ -28,7 +28,8 @@ import httpx  # noqa: E402
 
 from bench import drivers, oidc_provider, report, seed, servers, signing, wrk  # noqa: E402
 
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/helper13"
+# A database of its own (create it first: CREATE DATABASE idbroker_bench): the run wipes it.
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/idbroker_bench"
 STORM_UPSTREAM_DELAY_S = 0.05
 
 
