@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from importlib import resources
 from typing import Any
 
@@ -94,9 +95,22 @@ def html_page(request: HTTPConnection, name: str, *, status: int = 200,
     return HTMLResponse(html, status_code=status, headers={**extra, **(headers or {})})
 
 
+_URI_SCHEME = re.compile(r"([a-z][a-z0-9+.-]{0,63}):", re.I)
+
+
 @functools.lru_cache(maxsize=256)
 def _callback_origins(callbacks: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(sorted({o for o in map(cors.origin_of_url, callbacks) if o}))
+    """CSP sources for the app's callbacks: the origin of a web callback, the scheme of a
+    native app's private-use URI scheme (RFC 8252 §7.1), e.g. ``com.example.app:``."""
+    sources = set()
+    for callback in callbacks:
+        origin = cors.origin_of_url(callback)
+        if origin:
+            sources.add(origin)
+        elif (m := _URI_SCHEME.match(callback)) and m.group(1).lower() not in (
+                "http", "https", "javascript", "data", "blob", "filesystem"):
+            sources.add(m.group(1).lower() + ":")
+    return tuple(sorted(sources))
 
 
 def remember_locale(response: Response, request: HTTPConnection) -> None:
