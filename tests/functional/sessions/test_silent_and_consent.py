@@ -55,8 +55,11 @@ async def test_third_party_app_needs_consent_once(broker: Broker, apps: Apps) ->
 
     page = await silent(broker, apps.third_party)
     consent_id = consent_form(page)
-    for scope in ("openid", "profile", "email", "offline_access"):
-        assert f"<code>{scope}</code>" in page.text
+    # Each OpenID Connect scope reads as what it allows, not as a code.
+    for allows in ("Confirm who you are when you sign in", "See your name, nickname and picture",
+                   "See your email address", "Keep access to your account while you are not using"):
+        assert allows in page.text
+    assert "<code>" not in page.text
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     # Another browser (no session cookie) cannot answer it, nor burn it.
     own = session_value(broker)
