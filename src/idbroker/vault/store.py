@@ -105,6 +105,9 @@ class Store:
     async def delete_client(self, client_id: str) -> bool:
         async with self.engine.begin() as conn:
             await conn.execute(t.client_grants.delete().where(t.client_grants.c.client_id == client_id))
+            # People's consents to this app go with it: an app created later under the same id
+            # (an import, say) must ask again.
+            await conn.execute(t.consents.delete().where(t.consents.c.client_id == client_id))
             result = await conn.execute(t.clients.delete().where(t.clients.c.client_id == client_id))
             rows = await conn.execute(sa.select(t.connections.c.id, t.connections.c.enabled_clients))
             for connection_id, enabled in list(rows):

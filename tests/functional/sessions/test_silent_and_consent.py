@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
+
 from idbroker.oauth.sessions import SESSION_COOKIE
+from idbroker.vault import schema
 from tests.functional.sessions.conftest import Apps, id_token_claims, session_value, silent, sso
 from tests.support import APP_CALLBACK, Broker, query_of
 
@@ -125,3 +128,22 @@ async def test_id_token_hint_of_another_person_is_login_required(broker: Broker,
     forged = answer(await silent(broker, apps.second, prompt="none",
                                  id_token_hint=bob["access_token"]))
     assert forged["error"] == "invalid_request"
+
+
+async def test_deleting_an_app_deletes_the_consents_given_to_it(broker: Broker,
+                                                                apps: Apps) -> None:
+    await broker.login(apps.first)
+    consent_id = consent_form(await silent(broker, apps.third_party))
+    answer(await broker.http.post("/authorize/consent", data={
+        "consent_id": consent_id, "decision": "accept"}))
+
+    async def consents() -> int:
+        async with broker.runtime.store.engine.connect() as conn:
+            return (await conn.execute(sa.select(sa.func.count()).select_from(
+                schema.consents).where(
+                schema.consents.c.client_id == apps.third_party["client_id"]))).scalar_one()
+
+    assert await consents() == 1
+    deleted = await broker.mgmt("DELETE", f"clients/{apps.third_party['client_id']}")
+    assert deleted.status_code == 204, deleted.text
+    assert await consents() == 0
