@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -139,58 +140,64 @@ async def _preflight_or(request: Request) -> Response | None:
 # --- the cross-origin API (auth0-js, Lock, auth0-python) ---------------------------------
 
 
-async def signup_endpoint(request: Request) -> Response:
+Handler = Callable[[Runtime, dict[str, Any], Request], Awaitable[Response]]
+
+
+async def _credentialed(request: Request, handle: Handler, *, oauth_login: bool = False
+                       ) -> Response:
+    """The frame of the credentialed cross-origin endpoints (/dbconnections/*,
+    /co/authenticate): answer a preflight; read the body; find whether its client allows the
+    page's origin; run ``handle``; map a typed error in the one place; add the CORS headers
+    (to errors too, so the page can read them). ``oauth_login`` (/co/authenticate): the body
+    must be JSON, and auth0-js reads only error/error_description there, so every refusal of
+    the database-connection kind becomes access_denied."""
     if (answer := await _preflight_or(request)) is not None:
         return answer
-    rt = _rt(request)
-    origin, allowed = None, False
-    try:
-        body, _ = await _body(request)
-        origin, allowed = await _cross_origin(request, body.get("client_id"))
-        out, user_id, database = await accounts.signup(rt, body, _ip(request))
-        response: Response = JSONResponse(out, headers=NO_STORE, background=BackgroundTask(
-            reset.send_verification, rt, user_id, out["email"], database.connection.id,
-            client_id=body.get("client_id")))
-    except IdbrokerError as exc:
-        response = await handle_idbroker_error(request, exc)
-    return _cors(response, origin, allowed)
-
-
-async def change_password_endpoint(request: Request) -> Response:
-    if (answer := await _preflight_or(request)) is not None:
-        return answer
-    rt = _rt(request)
-    origin, allowed = None, False
-    try:
-        body, _ = await _body(request)
-        origin, allowed = await _cross_origin(request, body.get("client_id"))
-        work = await reset.request_reset(rt, body, _ip(request))
-        # The answer goes first; the lookup and the mail run after it (dbconn/reset.py).
-        response: Response = PlainTextResponse(reset.RESET_SENT, headers=NO_STORE,
-                                               background=BackgroundTask(work))
-    except IdbrokerError as exc:
-        response = await handle_idbroker_error(request, exc)
-    return _cors(response, origin, allowed)
-
-
-async def co_authenticate_endpoint(request: Request) -> Response:
-    if (answer := await _preflight_or(request)) is not None:
-        return answer
-    rt = _rt(request)
     origin, allowed = None, False
     try:
         body, is_json = await _body(request)
-        if not is_json:
+        if oauth_login and not is_json:
             raise AccessDenied("The body must be JSON.")
         origin, allowed = await _cross_origin(request, body.get("client_id"))
-        out, binding, _client = await login.co_authenticate(rt, body, _ip(request))
-        response: Response = JSONResponse(out, headers=NO_STORE)
-        _set_ticket_cookie(response, rt, binding)
+        response = await handle(_rt(request), body, request)
     except DatabaseConnectionError as exc:
-        response = await handle_idbroker_error(request, AccessDenied(exc.description))
+        response = await handle_idbroker_error(
+            request, AccessDenied(exc.description) if oauth_login else exc)
     except IdbrokerError as exc:
         response = await handle_idbroker_error(request, exc)
     return _cors(response, origin, allowed)
+
+
+async def _signup(rt: Runtime, body: dict[str, Any], request: Request) -> Response:
+    out, user_id, database = await accounts.signup(rt, body, _ip(request))
+    return JSONResponse(out, headers=NO_STORE, background=BackgroundTask(
+        reset.send_verification, rt, user_id, out["email"], database.connection.id,
+        client_id=body.get("client_id")))
+
+
+async def _change_password(rt: Runtime, body: dict[str, Any], request: Request) -> Response:
+    work = await reset.request_reset(rt, body, _ip(request))
+    # The answer goes first; the lookup and the mail run after it (dbconn/reset.py).
+    return PlainTextResponse(reset.RESET_SENT, headers=NO_STORE, background=BackgroundTask(work))
+
+
+async def _co_authenticate(rt: Runtime, body: dict[str, Any], request: Request) -> Response:
+    out, binding, _client = await login.co_authenticate(rt, body, _ip(request))
+    response = JSONResponse(out, headers=NO_STORE)
+    _set_ticket_cookie(response, rt, binding)
+    return response
+
+
+async def signup_endpoint(request: Request) -> Response:
+    return await _credentialed(request, _signup)
+
+
+async def change_password_endpoint(request: Request) -> Response:
+    return await _credentialed(request, _change_password)
+
+
+async def co_authenticate_endpoint(request: Request) -> Response:
+    return await _credentialed(request, _co_authenticate, oauth_login=True)
 
 
 async def challenge_endpoint(request: Request) -> Response:

@@ -85,6 +85,19 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer(
     assert "fp" in types and "fu" in types
 
 
+async def test_co_authenticate_refuses_a_malformed_body_as_access_denied(
+        broker: Broker, app: dict[str, Any], db: dict[str, Any]) -> None:
+    """auth0-js reads only error/error_description from /co/authenticate: a body it cannot
+    use is refused in that shape, not in the /dbconnections one."""
+    for kwargs in ({"data": {"client_id": app["client_id"], "username": "jane@example.com"}},
+                   {"content": b"[1, 2]", "headers": {"Content-Type": "application/json"}},
+                   {"content": b"{not json", "headers": {"Content-Type": "application/json"}}):
+        refused = await broker.http.post("/co/authenticate", **kwargs)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"] == "access_denied", refused.text
+        assert "login_ticket" not in refused.text
+
+
 async def test_cors_of_co_authenticate_follows_the_clients_web_origins(
         broker: Broker, app: dict[str, Any], db: dict[str, Any]) -> None:
     await _user(broker, app)
