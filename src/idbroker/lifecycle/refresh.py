@@ -6,6 +6,11 @@ concurrent callers await), processes and machines (a row lock on PostgreSQL, a l
 SQLite: vault/refresh_store.py). Whoever obtains the lock re-reads the row first: when another
 refresher has already stored a fresh token, that token is returned and the upstream is not
 called. A rotated refresh token is stored in the same transaction as the new access token.
+
+A refresh storm (many reads of one stale row at once) costs the database one refresh per
+process: callers that arrive while the refresh is in flight await its task, and callers that
+read the stale row before the refresh landed but ask after it take the fresh set it left
+behind in this process for a few seconds (``_superseded``) instead of each starting another.
 """
 
 from __future__ import annotations
@@ -113,10 +118,10 @@ async def resolve(rt: Runtime, identity: Identity | None, *, actor: Actor, force
     if decided is not None:
         return decided
     assert tokens is not None
-    state = await rs.get_state(rt.store, identity.id)
-    if state.not_before is not None and state.not_before > now_ms():
-        return _unavailable(tokens, force, (state.not_before - now_ms()) / 1000)
-    return await _single_flight(rt, identity.id, actor, want)
+    fresh = _fresh_after(rt, identity, want)
+    if fresh is not None:
+        return fresh
+    return await _single_flight(rt, identity, tokens, actor, want)
 
 
 # --- deciding without the upstream ------------------------------------------------------------
@@ -178,17 +183,84 @@ def _unavailable(tokens: TokenSet, force: bool, retry_after_s: float | None,
 _inflight: dict[tuple[int, str, _Want], asyncio.Task[Outcome]] = {}
 
 
-async def _single_flight(rt: Runtime, identity_id: str, actor: Actor, want: _Want) -> Outcome:
+@dataclass(frozen=True, slots=True)
+class _Superseded:
+    sealed: bytes  # the stale row a refresh started from
+    outcome: Outcome  # the fresh set the database held when that refresh ended
+    until: float  # loop time; kept only as long as a read of the stale row can still be running
+
+
+_superseded: dict[tuple[int, str], _Superseded] = {}
+_SUPERSEDED_KEEP_S = 30.0
+_SUPERSEDED_MAX = 4096
+
+
+def _fresh_after(rt: Runtime, identity: Identity, want: _Want) -> Outcome | None:
+    """The fresh set a finished refresh of this process found or stored, for a caller whose
+    row is exactly the stale one that refresh started from. That caller read the row before
+    the refresh ended (a sealed set is never written twice: each seal has its own nonce) and
+    is still running after it, so the answer is one the database held during the caller's
+    request: the old token is never served, and no caller starts a second refresh or re-reads
+    the row for a token this process already has."""
+    if want.force or identity.tokens_sealed is None:
+        return None
+    key = (id(rt), identity.id)
+    entry = _superseded.get(key)
+    if entry is None:
+        return None
+    if entry.until < asyncio.get_running_loop().time():
+        _superseded.pop(key, None)
+        return None
+    if entry.sealed != identity.tokens_sealed or not _fresh_enough(entry.outcome, want):
+        return None
+    return entry.outcome
+
+
+def _fresh_enough(outcome: Outcome, want: _Want) -> bool:
+    tokens = outcome.tokens
+    return (outcome.error is None and outcome.status is None and tokens is not None
+            and bool(tokens.access_token) and tokens.expires_at is not None
+            and tokens.expires_at - now_s() > want.margin_s)
+
+
+def _remember(rt: Runtime, identity: Identity, want: _Want, task: asyncio.Task[Outcome]) -> None:
+    if task.cancelled() or task.exception() is not None or identity.tokens_sealed is None:
+        return
+    outcome = task.result()
+    # A set fresh for this caller's margin differs from the stale one it started from, so it
+    # is what the row held after the stale one was replaced.
+    if want.force or not _fresh_enough(outcome, want):
+        return
+    while len(_superseded) >= _SUPERSEDED_MAX:
+        _superseded.pop(next(iter(_superseded)))
+    key = (id(rt), identity.id)
+    _superseded.pop(key, None)  # re-inserted last: the dict stays in expiry order
+    _superseded[key] = _Superseded(identity.tokens_sealed, outcome,
+                                   asyncio.get_running_loop().time() + _SUPERSEDED_KEEP_S)
+
+
+async def _single_flight(rt: Runtime, identity: Identity, tokens: TokenSet, actor: Actor,
+                         want: _Want) -> Outcome:
     """Concurrent callers in this process share one task; the database lock covers the rest.
     A cancelled caller does not cancel the refresh others wait for (shield)."""
-    key = (id(rt), identity_id, want)
+    key = (id(rt), identity.id, want)
     task = _inflight.get(key)
     if task is None:
-        task = asyncio.ensure_future(_refresh(rt, identity_id, actor, want, now_ms()))
+        task = asyncio.ensure_future(_refresh(rt, identity.id, tokens, actor, want, now_ms()))
         _inflight[key] = task
-        task.add_done_callback(lambda done: _inflight.pop(key, None) if _inflight.get(key) is done
-                               else None)
+
+        def done(finished: asyncio.Task[Outcome]) -> None:
+            if _inflight.get(key) is finished:
+                del _inflight[key]
+            _remember(rt, identity, want, finished)
+
+        task.add_done_callback(done)
     return await asyncio.shield(task)
+
+
+# The SQLite lease's wait for another process's refresh: 5, 10, 20, 40, 50, 50 … ms.
+_LEASE_POLL_FIRST_S = 0.005
+_LEASE_POLL_MAX_S = 0.05
 
 
 def _lock_wait_s(rt: Runtime) -> float:
@@ -201,8 +273,12 @@ def _lease_ttl_ms(rt: Runtime) -> int:
     return int((2 * rt.settings.upstream_timeout + 30.0) * 1000)
 
 
-async def _refresh(rt: Runtime, identity_id: str, actor: Actor, want: _Want,
+async def _refresh(rt: Runtime, identity_id: str, tokens: TokenSet, actor: Actor, want: _Want,
                    since_ms: int) -> Outcome:
+    # Once per flight, not once per caller: a failure backoff answers without the lock.
+    state = await rs.get_state(rt.store, identity_id)
+    if state.not_before is not None and state.not_before > now_ms():
+        return _unavailable(tokens, want.force, (state.not_before - now_ms()) / 1000)
     if rs.uses_row_locks(rt.store):
         return await _refresh_row_locked(rt, identity_id, actor, want, since_ms)
     return await _refresh_leased(rt, identity_id, actor, want, since_ms)
@@ -230,20 +306,26 @@ async def _refresh_leased(rt: Runtime, identity_id: str, actor: Actor, want: _Wa
     owner = new_id("rl_")
     loop = asyncio.get_running_loop()
     give_up_at = loop.time() + _lock_wait_s(rt)
-    pause = 0.02
+    pause = _LEASE_POLL_FIRST_S
     try:
         while not await rs.claim_lease(rt.store, identity_id, owner, _lease_ttl_ms(rt)):
             # Another process is refreshing: wait for it, then use what it stored (or its
-            # failure), never a second upstream call with the same refresh token.
-            identity = await rs.get_identity(rt.store, identity_id)
-            state = await rs.get_state(rt.store, identity_id)
-            decided = _after_lock(rt, identity, state, want, since_ms)
-            if decided is not None:
-                return decided
-            if loop.time() >= give_up_at:
-                return await _reread(rt, identity_id, want, since_ms, "lease wait timed out")
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.25)
+            # failure), never a second upstream call with the same refresh token. Only this
+            # process's one task for the identity polls (its callers await the task), so a
+            # short back-off costs a few SELECTs per refresh, and the answer arrives within
+            # _LEASE_POLL_MAX_S of the holder's commit instead of up to a quarter second.
+            while True:
+                if loop.time() >= give_up_at:
+                    return await _reread(rt, identity_id, want, since_ms,
+                                         "lease wait timed out")
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _LEASE_POLL_MAX_S)
+                identity, state = await rs.get_identity_and_state(rt.store, identity_id)
+                decided = _after_lock(rt, identity, state, want, since_ms)
+                if decided is not None:
+                    return decided
+                if not rs.lease_held(state, now_ms()):
+                    break  # released without a fresh set (or its holder died): claim it
     except rs.IdentityGone:
         return Outcome(None, None, IdpTokenMissing(detail="identity deleted"))
     try:

@@ -79,6 +79,21 @@ async def get_state(store: Store, identity_id: str) -> RefreshState:
         return await _state(conn, identity_id)
 
 
+async def get_identity_and_state(store: Store,
+                                 identity_id: str) -> tuple[Identity | None, RefreshState]:
+    """Both in one connection checkout (a waiter's poll): the state first, so a lease seen
+    free was released no earlier than the identity row read after it."""
+    async with store.engine.connect() as conn:
+        state = await _state(conn, identity_id)
+        row = (await conn.execute(sa.select(t.identities).where(
+            t.identities.c.id == identity_id))).first()
+    return (Identity(**row._mapping) if row else None), state
+
+
+def lease_held(state: RefreshState, stamp_ms: int) -> bool:
+    return state.lease_owner is not None and (state.lease_until or 0) >= stamp_ms
+
+
 async def _state(conn: AsyncConnection, identity_id: str) -> RefreshState:
     row = (await conn.execute(sa.select(t.identity_refresh).where(
         t.identity_refresh.c.identity_id == identity_id))).first()
