@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     issuer: str = "http://127.0.0.1:8000/"
     data_dir: Path = Path(".idbroker")
     database_url: str | None = None
+    # PostgreSQL only: connections per worker process of the asyncpg pool that serves the
+    # request hot paths (user, client and client-grant reads, audit rows; vault/pg_pool.py),
+    # on top of SQLAlchemy's pool (10 + 10 overflow) for everything else. One connection is
+    # opened at start-up, more as the load needs them; callers queue when all are busy. The
+    # statements are short, so a few connections keep a worker's event loop busy
+    # (docs/deployment.md).
+    database_hot_pool_size: int = Field(default=4, ge=1, le=100)
     vault_key: SecretStr | None = Field(
         default=None, description="base64url-encoded 32-byte AES-256 key; overrides the key file"
     )

@@ -9,8 +9,13 @@ make up the next batch. Under load a batch holds about as many rows as there are
 flight, so the cost per row falls as the load rises; an idle server writes each row at once.
 
 On SQLite the batch is written by one thread of its own with the standard ``sqlite3`` module
-(the INSERT and commit never block the event loop, and skip SQLAlchemy's per-statement work);
-on PostgreSQL through the engine's pool.
+(the INSERT and commit never block the event loop, and skip SQLAlchemy's per-statement work).
+On PostgreSQL the batch is one statement on the asyncpg pool of the hot paths (vault/pg_pool.py):
+an INSERT … SELECT FROM unnest() of one array per column, in a transaction of its own, so one
+round trip whatever the batch's size. It skips a row whose id is already there (ids are random),
+which makes the statement safe to send again when the connection died before its answer came
+back (the commit may or may not have happened). Without that pool (a Store built outside
+``Runtime``), through SQLAlchemy's pool.
 
 Durability is unchanged (docs/performance.md): a request that reads IdP tokens is answered only
 after its audit row is committed, so a crash loses no record of a read that was answered. A
@@ -25,7 +30,7 @@ import json
 import sqlite3
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite as sqlite_dialect
@@ -33,6 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from idbroker.vault import schema as t
 from idbroker.vault.hot_reads import sqlite_file
+
+if TYPE_CHECKING:  # asyncpg is imported only on PostgreSQL (start-up time)
+    from idbroker.vault.pg_pool import PgPool
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,13 @@ class AuditWriter:
         self._json = [c.name for c in t.audit_log.c if isinstance(c.type, sa.JSON)]
         self._insert = str(t.audit_log.insert().compile(dialect=sqlite_dialect(
             paramstyle="named"), column_keys=[c.name for c in t.audit_log.c]))
+        self.pg_pool: PgPool | None = None  # set by Runtime.start (use_pool)
+        self._columns = [c.name for c in t.audit_log.c]
+        self._pg_insert = _pg_unnest_insert()
+
+    def use_pool(self, pool: PgPool) -> None:
+        """Write the PostgreSQL batches through ``pool`` from now on."""
+        self.pg_pool = pool
 
     async def write(self, row: dict[str, Any]) -> None:
         """Return once ``row`` is committed to ``audit_log`` (raise if it could not be)."""
@@ -112,18 +127,49 @@ class AuditWriter:
                     self._executor = ThreadPoolExecutor(1, thread_name_prefix="idbroker-audit")
                 await asyncio.get_running_loop().run_in_executor(
                     self._executor, self._insert_sqlite, [row for row, _ in batch])
+            elif self.pg_pool is not None and self.pg_pool.usable:
+                await self.pg_pool.execute(self._pg_insert, self._pg_arrays(
+                    [row for row, _ in batch]))
             else:
                 async with self.engine.begin() as conn:
                     await conn.execute(t.audit_log.insert(), [row for row, _ in batch])
         except Exception as exc:  # noqa: BLE001 — one bad row must not fail the others
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
+            if len(batch) == 1 or (self.pg_pool is not None and self.pg_pool.lost(exc)):
+                # The database is unreachable (the pool already retried once): row by row
+                # would only try as many more times.
+                for _, done in batch:
+                    _settle(done, exc)
                 return
             for item in batch:
                 await self._commit([item])
             return
         for _, done in batch:
             _settle(done, None)
+
+    def _pg_arrays(self, rows: list[dict[str, Any]]) -> list[list[Any]]:
+        """One array per column, JSON columns as their text (the statement casts them)."""
+        return [[json.dumps(row[name]) for row in rows] if name in self._json
+                else [row.get(name) for row in rows] for name in self._columns]
+
+
+def _pg_unnest_insert() -> str:
+    columns = list(t.audit_log.c)
+    arrays = ", ".join(f"${n}::{_pg_array_type(c)}" for n, c in enumerate(columns, 1))
+    names = ", ".join(c.name for c in columns)
+    return (f"INSERT INTO {t.audit_log.name} ({names}) SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT ({t.audit_log.c.id.name}) DO NOTHING")
+
+
+def _pg_array_type(column: sa.Column[Any]) -> str:
+    if isinstance(column.type, sa.JSON):
+        return "json[]"
+    if isinstance(column.type, sa.BigInteger):
+        return "bigint[]"
+    if isinstance(column.type, sa.Integer):
+        return "integer[]"
+    if isinstance(column.type, sa.String):
+        return "text[]"
+    raise TypeError(f"audit_log.{column.name}: no PostgreSQL array type for {column.type!r}")
 
 
 def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:

@@ -9,10 +9,13 @@ waits for a writer; each statement runs in autocommit mode on a ``query_only`` c
 sees every transaction committed before it started (the same read-your-writes the pooled path
 gives) and can never write. Writes keep going through SQLAlchemy, off the loop.
 
-On PostgreSQL the same statements, compiled once, go straight to the asyncpg connection the
-pool hands out (asyncpg prepares and caches them): SQLAlchemy's adapter would wrap each in
-BEGIN … ROLLBACK, two more round trips, and its result processing. An in-memory SQLite (which
-another connection cannot see) runs them through SQLAlchemy.
+On PostgreSQL the same statements, compiled once, go to the small asyncpg pool of their own
+(vault/pg_pool.py; asyncpg prepares and caches them per connection), each its own implicit
+transaction, so a read sees every write committed before it, from any process. SQLAlchemy's
+adapter would wrap each in BEGIN … ROLLBACK, two more round trips, plus a ping per checkout and
+its result processing. Without that pool (a Store built outside ``Runtime``, or another event
+loop) they go straight to the asyncpg connection SQLAlchemy's pool hands out. An in-memory
+SQLite (which another connection cannot see) runs them through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -23,14 +26,18 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from idbroker import json_codec
 from idbroker.vault import schema as t
 from idbroker.vault.records import Client, ClientGrant, Identity, User
+
+if TYPE_CHECKING:  # asyncpg is imported only on PostgreSQL (start-up time)
+    from idbroker.vault.pg_pool import PgPool
 
 # How long an inline read may wait on a locked database (WAL recovery, a checkpoint that
 # truncates) before it gives up and the pooled path is used instead.
@@ -77,7 +84,7 @@ def _json(value: Any) -> Any:
         return {}
     if value == "[]":
         return []
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    return json_codec.loads(value) if isinstance(value, str | bytes) else value
 
 
 def _converters(columns: Sequence[sa.Column[Any]]) -> list[tuple[int, Callable[[Any], Any]]]:
@@ -132,6 +139,7 @@ class HotReads:
         self._pg: dict[str, tuple[str, list[str]]] = {}
         self._pg_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
             weakref.WeakKeyDictionary()
+        self.pg_pool: PgPool | None = None  # set by Runtime.start (use_pool)
         if engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg":
             for name, stmt in _STATEMENTS:
                 compiled = stmt.compile(dialect=engine.dialect)
@@ -141,6 +149,10 @@ class HotReads:
             for name, stmt in _STATEMENTS:
                 # Named parameters (:user_id), as sqlite3 takes them from a dict.
                 self._sql[name] = str(stmt.compile(dialect=dialect))
+
+    def use_pool(self, pool: PgPool) -> None:
+        """Send the PostgreSQL statements through ``pool`` from now on."""
+        self.pg_pool = pool
 
     @property
     def inline(self) -> bool:
@@ -183,6 +195,9 @@ class HotReads:
         if pg is None:
             return None
         sql, order = pg
+        pool = self.pg_pool
+        if pool is not None and pool.usable:
+            return await pool.fetch(sql, [params[k] for k in order])
         async with self._slots():
             async with self.engine.connect() as conn:
                 raw = await conn.get_raw_connection()
