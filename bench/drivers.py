@@ -145,10 +145,17 @@ async def storm(broker: str, upstream: str, user_path: str, token: str, old_acce
     kept only to compare with. ``on_fire`` is called just before the requests go out."""
     async with httpx.AsyncClient(timeout=60) as http:
         before = (await http.get(f"{upstream}/_bench/stats")).json()["refreshes"]
+    fired: list[float] = []
+
+    def fire() -> None:
+        fired.append(time.process_time())
+        if on_fire is not None:
+            on_fire()
     if client == "httpx":
-        results = await _storm_httpx(broker, user_path, token, reads, on_fire)
+        results = await _storm_httpx(broker, user_path, token, reads, fire)
     else:
-        results = await _storm_lean(broker, user_path, token, reads, on_fire)
+        results = await _storm_lean(broker, user_path, token, reads, fire)
+    client_cpu_s = time.process_time() - fired[0]  # the client shares the server's cores
     async with httpx.AsyncClient(timeout=60) as http:
         after = (await http.get(f"{upstream}/_bench/stats")).json()["refreshes"]
     served = {tok for _, status, tok in results if status == 200}
@@ -157,7 +164,8 @@ async def storm(broker: str, upstream: str, user_path: str, token: str, old_acce
             "non_200": sum(1 for _, status, _ in results if status != 200),
             "distinct_tokens": len(served), "old_token_served": old_access_token in served,
             "p50_ms": _pct(latencies, 0.5) * 1000, "p99_ms": _pct(latencies, 0.99) * 1000,
-            "max_ms": max(latencies) * 1000, "mean_ms": statistics.fmean(latencies) * 1000}
+            "min_ms": min(latencies) * 1000, "max_ms": max(latencies) * 1000,
+            "mean_ms": statistics.fmean(latencies) * 1000, "client_cpu_s": client_cpu_s}
 
 
 def _access_token(status: int, body: bytes) -> tuple[int, str | None]:

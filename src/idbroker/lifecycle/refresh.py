@@ -275,11 +275,12 @@ def _lease_ttl_ms(rt: Runtime) -> int:
 
 async def _refresh(rt: Runtime, identity_id: str, tokens: TokenSet, actor: Actor, want: _Want,
                    since_ms: int) -> Outcome:
-    # Once per flight, not once per caller: a failure backoff answers without the lock.
-    state = await rs.get_state(rt.store, identity_id)
-    if state.not_before is not None and state.not_before > now_ms():
-        return _unavailable(tokens, want.force, (state.not_before - now_ms()) / 1000)
     if rs.uses_row_locks(rt.store):
+        # Once per flight, not once per caller: a failure backoff answers without the lock.
+        # (The SQLite lease claim checks it in its own transaction.)
+        state = await rs.get_state(rt.store, identity_id)
+        if state.not_before is not None and state.not_before > now_ms():
+            return _unavailable(tokens, want.force, (state.not_before - now_ms()) / 1000)
         return await _refresh_row_locked(rt, identity_id, actor, want, since_ms)
     return await _refresh_leased(rt, identity_id, actor, want, since_ms)
 
@@ -308,38 +309,42 @@ async def _refresh_leased(rt: Runtime, identity_id: str, actor: Actor, want: _Wa
     give_up_at = loop.time() + _lock_wait_s(rt)
     pause = _LEASE_POLL_FIRST_S
     try:
-        while not await rs.claim_lease(rt.store, identity_id, owner, _lease_ttl_ms(rt)):
-            # Another process is refreshing: wait for it, then use what it stored (or its
-            # failure), never a second upstream call with the same refresh token. Only this
-            # process's one task for the identity polls (its callers await the task), so a
-            # short back-off costs a few SELECTs per refresh, and the answer arrives within
-            # _LEASE_POLL_MAX_S of the holder's commit instead of up to a quarter second.
-            while True:
-                if loop.time() >= give_up_at:
-                    return await _reread(rt, identity_id, want, since_ms,
-                                         "lease wait timed out")
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, _LEASE_POLL_MAX_S)
-                identity, state = await rs.get_identity_and_state(rt.store, identity_id)
-                decided = _after_lock(rt, identity, state, want, since_ms)
-                if decided is not None:
-                    return decided
-                if not rs.lease_held(state, now_ms()):
-                    break  # released without a fresh set (or its holder died): claim it
+        claim = await rs.claim_lease(rt.store, identity_id, owner, _lease_ttl_ms(rt))
+        while not claim.won:
+            # Another process is refreshing (or a failure backoff holds refreshes off): wait
+            # for it, then use what it stored (or its failure), never a second upstream call
+            # with the same refresh token. Only this process's one task for the identity
+            # polls (its callers await the task), so a short back-off costs a few SELECTs
+            # per refresh, and the answer comes within _LEASE_POLL_MAX_S of the holder's
+            # commit.
+            decided = _after_lock(rt, claim.identity, claim.state, want, since_ms)
+            if decided is not None:
+                return decided
+            if loop.time() >= give_up_at:
+                return await _reread(rt, identity_id, want, since_ms, "lease wait timed out")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LEASE_POLL_MAX_S)
+            identity, state = await rs.get_identity_and_state(rt.store, identity_id)
+            if rs.lease_held(state, now_ms()):
+                claim = rs.Claim(False, identity, state)
+            else:  # released (with a fresh set, or without: then the claim shows why)
+                claim = await rs.claim_lease(rt.store, identity_id, owner, _lease_ttl_ms(rt))
     except rs.IdentityGone:
         return Outcome(None, None, IdpTokenMissing(detail="identity deleted"))
+    released = False
     try:
-        identity = await rs.get_identity(rt.store, identity_id)
-        decided = _after_lock(rt, identity, await rs.get_state(rt.store, identity_id), want,
-                              since_ms)
+        identity = claim.identity
+        decided = _after_lock(rt, identity, claim.state, want, since_ms)
         if decided is not None:
             return decided
         assert identity is not None
         result = await _call_upstream(rt, identity)
         async with rt.store.engine.begin() as conn:
             finish = await _write_result(rt, conn, identity, result, want.force, owner=owner)
+        released = finish.stored  # its fenced write cleared the lease
     finally:
-        await rs.release_lease(rt.store, identity_id, owner)
+        if not released:
+            await rs.release_lease(rt.store, identity_id, owner)
     await _record(rt, identity, actor, result, finish)
     return finish.outcome
 

@@ -146,19 +146,35 @@ async def locked(store: Store, identity_id: str, *, wait_s: float) -> AsyncItera
 # --- SQLite: the lease -----------------------------------------------------------------------
 
 
-async def claim_lease(store: Store, identity_id: str, owner: str, ttl_ms: int) -> bool:
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A lease claim and, read in its transaction, the identity row and refresh state."""
+
+    won: bool
+    identity: Identity | None
+    state: RefreshState
+
+
+async def claim_lease(store: Store, identity_id: str, owner: str, ttl_ms: int) -> Claim:
+    """The lease, unless another refresher holds it or a failure backoff holds refreshes off;
+    with the rows as they stand in the same transaction, so the winner needs no second read
+    and a loser sees why it lost."""
     stamp = now_ms()
+    r = t.identity_refresh
     try:
         async with store.engine.begin() as conn:
             await _ensure_state_row(conn, identity_id)
-            won = await conn.execute(t.identity_refresh.update().where(
-                t.identity_refresh.c.identity_id == identity_id,
-                sa.or_(t.identity_refresh.c.lease_until.is_(None),
-                       t.identity_refresh.c.lease_until < stamp),
+            won = await conn.execute(r.update().where(
+                r.c.identity_id == identity_id,
+                sa.or_(r.c.lease_until.is_(None), r.c.lease_until < stamp),
+                sa.or_(r.c.not_before.is_(None), r.c.not_before <= stamp),
             ).values(lease_owner=owner, lease_until=stamp + ttl_ms))
+            state = await _state(conn, identity_id)
+            row = (await conn.execute(sa.select(t.identities).where(
+                t.identities.c.id == identity_id))).first()
     except IntegrityError as exc:  # the identity row is gone (foreign key)
         raise IdentityGone() from exc
-    return won.rowcount == 1
+    return Claim(won.rowcount == 1, Identity(**row._mapping) if row else None, state)
 
 
 async def release_lease(store: Store, identity_id: str, owner: str) -> None:
