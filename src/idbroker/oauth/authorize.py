@@ -23,7 +23,7 @@ from idbroker.errors import (
     LoginRequired, OAuthError, TemporarilyUnavailable, UnsupportedResponseType, UpstreamDenied,
     UpstreamError,
 )
-from idbroker.oauth import pkce, scopes, sessions
+from idbroker.oauth import login_transaction, pkce, scopes, sessions
 from idbroker.oauth.sessions import SessionCookie
 from idbroker.runtime import Runtime
 from idbroker.vault import resource_server_store as rs_store
@@ -78,8 +78,7 @@ class LoginPage:
 AuthorizeOutcome = ClientRedirect | UpstreamRedirect | LoginPage | ConsentPage
 
 
-def binding_cookie_name(state: str) -> str:
-    return f"idb_tx_{state[:12]}"
+binding_cookie_name = login_transaction.cookie_name
 
 
 async def authorize(rt: Runtime, pairs: Sequence[tuple[str, str]],
@@ -273,8 +272,7 @@ async def _authorize(rt: Runtime, client: Client, redirect_uri: str, params: dic
         # A database connection signs in with the password form of the login page.
         return LoginPage(client=client, connections=[connection], query=list(pairs))
 
-    state = secrets.token_urlsafe(32)
-    binding = secrets.token_urlsafe(24)
+    state = login_transaction.new_state()
     upstream_nonce = secrets.token_urlsafe(24)
     verifier = pkce.new_verifier()
     # The connector goes first: an OAuth 1.0a upstream hands out a request token whose
@@ -282,11 +280,12 @@ async def _authorize(rt: Runtime, client: Client, redirect_uri: str, params: dic
     start = await start_authorization(rt.connector(connection), UpstreamAuthorization(
         callback_url=rt.callback_url, state=state, nonce=upstream_nonce, code_verifier=verifier,
         extra_scopes=extra_scopes, request_params=params))
-    await rt.store.put_transaction(state, {
+    # Sealed into the binding cookie: nothing is written here (oauth/login_transaction.py).
+    binding = await login_transaction.begin(rt, state, {
         **tx, "connection_id": connection.id, "upstream_nonce": upstream_nonce,
-        "upstream_verifier": verifier, "binding": binding, "extra_scopes": extra_scopes,
+        "upstream_verifier": verifier, "extra_scopes": extra_scopes,
         "connector_state": start.connector_state,
-    }, rt.settings.login_transaction_ttl)
+    })
     return UpstreamRedirect(url=start.url, binding_cookie=(binding_cookie_name(state), binding))
 
 

@@ -1,8 +1,9 @@
 """GET {issuer}login/callback: the upstream sends the person back; we finish the login and
 return an authorization code to the app.
 
-The transaction named by ``state`` is taken (read and deleted) before anything else, and it
-must be presented by the same browser that started it (the binding cookie). Without both, no
+The transaction named by ``state`` is taken (opened from the binding cookie and marked used,
+oauth/login_transaction.py) before anything else, and it must be presented by the same browser
+that started it (the binding cookie). Without both, no
 upstream call is made and nothing is stored (attack list C1).
 """
 
@@ -19,6 +20,7 @@ from idbroker.errors import (
 from idbroker.oauth.authorize import (
     ClientRedirect, ConsentPage, binding_cookie_name, error_redirect, upstream_oauth_error,
 )
+from idbroker.oauth import login_transaction
 from idbroker.oauth.login_completion import complete_login
 from idbroker.oauth.sessions import presented
 from idbroker.runtime import Runtime
@@ -34,7 +36,7 @@ async def finish_login(rt: Runtime, params: Mapping[str, str], cookies: Mapping[
     if not state or len(state) > 256:
         raise AuthorizeRequestError("The sign-in could not be completed: missing state.")
     cookie_name = binding_cookie_name(state)
-    tx, why = await rt.store.take_transaction(state, cookies.get(cookie_name, ""))
+    tx, why = await login_transaction.take(rt, state, cookies)
     if tx is None and why == "browser":
         raise AuthorizeRequestError(
             "The sign-in could not be completed: it was started in another browser.")

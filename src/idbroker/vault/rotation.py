@@ -84,6 +84,9 @@ DIGEST_COLUMNS: list[DigestColumn] = [
         t.authorization_codes.c.consumed.is_(False), t.authorization_codes.c.expires_at > now)),
     DigestColumn(t.login_transactions, "state_digest",
                  lambda now: t.login_transactions.c.expires_at > now),
+    # A marker under a retired key would let its (unexpired) state be used once more.
+    DigestColumn(t.login_states_used, "state_digest",
+                 lambda now: t.login_states_used.c.expires_at > now),
     DigestColumn(t.sessions, "cookie_digest", lambda now: sa.and_(
         t.sessions.c.idle_expires_at > now, t.sessions.c.expires_at > now)),
     DigestColumn(t.credential_tickets, "digest", lambda now: sa.and_(

@@ -140,6 +140,14 @@ login_transactions = sa.Table(
     sa.Column("expires_at", Millis, nullable=False, index=True),
 )
 
+# The states of login transactions carried in sealed cookies (oauth/login_transaction.py) that
+# a callback has used: single use, kept until the state expires.
+login_states_used = sa.Table(
+    "login_states_used", metadata,
+    sa.Column("state_digest", sa.String(64), primary_key=True),
+    sa.Column("expires_at", Millis, nullable=False, index=True),
+)
+
 authorization_codes = sa.Table(
     "authorization_codes", metadata,
     sa.Column("code_digest", sa.String(64), primary_key=True),

@@ -316,6 +316,37 @@ class Store:
             return None, "expired"
         return data, "ok"
 
+    async def consume_login_state(self, state: str, expires_at_ms: int) -> bool:
+        """Mark the state of a cookie-carried login transaction (oauth/login_transaction.py)
+        used; False if it already was. The primary key (the state's keyed digest) makes the
+        first callback win on SQLite and PostgreSQL alike. Markers are swept once the state
+        has expired, after which the sealed cookie is refused by its own expiry anyway."""
+        digests = self.vault.digests("login-state", state)
+        try:
+            async with self.engine.begin() as conn:
+                if self._sweep_due("login_states_used"):
+                    await conn.execute(t.login_states_used.delete().where(
+                        t.login_states_used.c.expires_at < now_ms()))
+                if len(digests) > 1:
+                    # During a vault-key rotation a marker may carry an older key's digest.
+                    seen = (await conn.execute(sa.select(t.login_states_used.c.state_digest)
+                                               .where(t.login_states_used.c.state_digest.in_(
+                                                   digests[1:])))).first()
+                    if seen is not None:
+                        return False
+                await conn.execute(t.login_states_used.insert().values(
+                    state_digest=digests[0], expires_at=expires_at_ms))
+        except IntegrityError:
+            return False
+        return True
+
+    async def login_state_used(self, state: str) -> bool:
+        digests = self.vault.digests("login-state", state)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(t.login_states_used.c.state_digest).where(
+                t.login_states_used.c.state_digest.in_(digests)))).first()
+        return row is not None
+
     # --- users and identities --------------------------------------------------------------
 
     async def record_login(self, *, connection: Connection, provider: str, issuer: str,

@@ -128,6 +128,14 @@ def upgrade() -> None:
     with op.batch_alter_table('login_transactions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_transactions_expires_at'), ['expires_at'], unique=False)
 
+    op.create_table('login_states_used',
+    sa.Column('state_digest', sa.String(length=64), nullable=False),
+    sa.Column('expires_at', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('state_digest', name=op.f('pk_login_states_used'))
+    )
+    with op.batch_alter_table('login_states_used', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_states_used_expires_at'), ['expires_at'], unique=False)
+
     op.create_table('refresh_tokens',
     sa.Column('token_digest', sa.String(length=64), nullable=False),
     sa.Column('grant_id', sa.String(length=40), nullable=False),
@@ -392,6 +400,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_refresh_tokens_grant_id'))
 
     op.drop_table('refresh_tokens')
+    with op.batch_alter_table('login_states_used', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_states_used_expires_at'))
+
+    op.drop_table('login_states_used')
     with op.batch_alter_table('login_transactions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_transactions_expires_at'))
 
