@@ -10,17 +10,28 @@ ran in an event loop that is closed, its engine disposed.
 
 Forking is used only where it is safe: on a platform that has it, and with no other thread
 running (``--with-worker`` runs the background jobs in a thread; then uvicorn spawns, as before).
+A thread that is only ending is waited for: aiosqlite's connection thread outlives the closing
+of its connection by a moment, so right after `initialise` one was often still there, and one
+start in three or four fell back to spawning (seconds slower, docs/performance.md).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
+import time
+
+log = logging.getLogger(__name__)
+
+# How long threads still running at the fork are given to end; a thread that lives on
+# (not one of ours at this point) makes uvicorn spawn, as it would without this module.
+ENDING_THREADS_WAIT_S = 0.5
 
 
 def fork_workers() -> bool:
     """Make uvicorn fork its workers; return True when it will."""
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+    if "fork" not in multiprocessing.get_all_start_methods():
         return False
     try:
         from uvicorn import _subprocess
@@ -30,5 +41,20 @@ def fork_workers() -> bool:
         return False
     import idbroker.http.app  # noqa: F401  (imported once here, inherited by every worker)
 
+    left = threads_left(ENDING_THREADS_WAIT_S)
+    if left:
+        log.info("workers are spawned, not forked: threads running: %s",
+                 ", ".join(t.name for t in left))
+        return False
     _subprocess.spawn = multiprocessing.get_context("fork")  # type: ignore[assignment]
     return True
+
+
+def threads_left(wait_s: float) -> list[threading.Thread]:
+    """The threads other than the caller's still running after waiting up to ``wait_s`` in
+    all for them to end."""
+    deadline = time.monotonic() + wait_s
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    for thread in others:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t for t in others if t.is_alive()]

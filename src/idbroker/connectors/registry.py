@@ -1,7 +1,9 @@
-"""Strategy name → connector class. Adding a provider is one module plus one line here."""
+"""Strategy name → connector class: the generic ``oidc`` and ``oauth2`` connectors, then the
+provider catalog's (connectors/providers/), whose modules are imported on first use."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -12,11 +14,30 @@ from idbroker.connectors.oidc import OIDCConnector
 from idbroker.connectors.providers import CATALOG, CONNECTORS
 from idbroker.errors import ConfigurationError
 
-STRATEGIES: dict[str, Any] = {
+_GENERIC: dict[str, Any] = {
     OIDCConnector.strategy: OIDCConnector,
     OAuth2Connector.strategy: OAuth2Connector,
-    **CONNECTORS,  # the provider catalog (connectors/providers/)
 }
+
+
+class _Strategies(Mapping[str, Any]):
+    """Every strategy, listed without importing a provider module (CONNECTORS is lazy)."""
+
+    def __getitem__(self, strategy: str) -> Any:
+        return _GENERIC[strategy] if strategy in _GENERIC else CONNECTORS[strategy]
+
+    def __contains__(self, strategy: object) -> bool:
+        return strategy in _GENERIC or strategy in CONNECTORS
+
+    def __iter__(self) -> Iterator[str]:
+        yield from _GENERIC
+        yield from CONNECTORS
+
+    def __len__(self) -> int:
+        return len(_GENERIC) + len(CONNECTORS)
+
+
+STRATEGIES: Mapping[str, Any] = _Strategies()
 
 # Option names whose values are secrets: sealed in the vault and never returned by the API.
 # ``private_key``: Sign in with Apple's signing key (connectors/providers/apple.py).

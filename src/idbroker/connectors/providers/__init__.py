@@ -1,10 +1,15 @@
-"""Built-in identity providers: one module each, found here at import time.
+"""Built-in identity providers: one module each, imported when first used.
 
 A provider module defines ``SPEC`` (its :class:`ProviderSpec`, see ``catalog.py``) and
 ``CONNECTOR`` (its connector class: ``connector_base.ProviderConnector``, or a generic
-``oidc`` / ``oauth2`` connector extended); this package collects them into ``CATALOG`` and
-``CONNECTORS``, and connectors/registry.py adds them to ``STRATEGIES``. Adding a provider
-touches no shared file. The generic modules' building blocks are public for providers to
+``oidc`` / ``oauth2`` connector extended); ``MODULES`` below names the module of each strategy,
+``CATALOG`` and ``CONNECTORS`` map a strategy to its module's ``SPEC`` and ``CONNECTOR``, and
+connectors/registry.py adds them to ``STRATEGIES``. Listing the strategies imports no provider
+module: a module is imported when its spec or connector is first asked for (a connection of
+that strategy is used or validated), so that start-up does not build the pydantic models of
+~30 providers nobody may use (docs/performance.md). Adding a provider: its module plus one line
+in ``MODULES``; tests/unit/connectors/test_provider_modules.py fails until that line is there.
+The generic modules' building blocks are public for providers to
 reuse: ``refresh.post_token_request``, ``revocation.revoke_one``, ``validation.introspect``
 and ``validation.probe``; ``oauth2.LockedOAuth2Options`` fixes a provider's endpoints. A
 connector may define any of these optional methods, which the generic lifecycle modules
@@ -25,32 +30,93 @@ without ``options.client_secret`` (the ``Options`` model never sees the sealed s
 from __future__ import annotations
 
 import importlib
-import pkgutil
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 from idbroker.connectors.providers import log_redaction
 from idbroker.connectors.providers.catalog import ProviderSpec
 
+# Strategy (Auth0's name, the identity ``provider``) → its module in this package.
+MODULES: dict[str, str] = {
+    "amazon": "amazon",
+    "apple": "apple",
+    "atlassian": "atlassian",
+    "auth0-oidc": "auth0_oidc",
+    "bitbucket": "bitbucket",
+    "box": "box",
+    "discord": "discord",
+    "dropbox": "dropbox",
+    "facebook": "facebook",
+    "figma": "figma",
+    "github": "github",
+    "gitlab": "gitlab",
+    "google-oauth2": "google",
+    "hubspot": "hubspot",
+    "keycloak": "keycloak",
+    "line": "line",
+    "linkedin": "linkedin",
+    "notion": "notion",
+    "okta": "okta",
+    "paypal": "paypal",
+    "reddit": "reddit",
+    "salesforce": "salesforce",
+    "sign-in-with-slack": "slack",
+    "spotify": "spotify",
+    "strava": "strava",
+    "twitch": "twitch",
+    "twitter": "twitter",
+    "twitter-oauth2": "twitter_oauth2",
+    "waad": "waad",
+    "windowslive": "windowslive",
+    "yahoo": "yahoo",
+    "zoom": "zoom",
+}
+
 # Modules of this package that are shared helpers, not providers.
-_HELPERS = frozenset({"catalog", "connector_base", "log_redaction", "wire"})
+HELPERS = frozenset({"catalog", "connector_base", "log_redaction", "wire"})
 
 
-def _discover() -> tuple[dict[str, ProviderSpec], dict[str, Any]]:
-    catalog: dict[str, ProviderSpec] = {}
-    connectors: dict[str, Any] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if info.name in _HELPERS or info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        spec: ProviderSpec = module.SPEC
-        if spec.strategy in catalog or module.CONNECTOR.strategy != spec.strategy:
-            raise RuntimeError(f"provider module {info.name}: duplicate or mismatched strategy")
-        catalog[spec.strategy] = spec
-        connectors[spec.strategy] = module.CONNECTOR
-    return catalog, connectors
+def provider_module(strategy: str) -> Any:
+    """The module of ``strategy`` (KeyError when it is not a built-in provider), imported on
+    first use; a module whose ``SPEC`` or ``CONNECTOR`` names another strategy is refused."""
+    module = importlib.import_module(f"{__name__}.{MODULES[strategy]}")
+    if module.SPEC.strategy != strategy or module.CONNECTOR.strategy != strategy:
+        raise RuntimeError(f"provider module {MODULES[strategy]}: its SPEC or CONNECTOR is "
+                           f"not for strategy {strategy!r} (connectors/providers/MODULES)")
+    return module
 
 
-CATALOG, CONNECTORS = _discover()
+_V = TypeVar("_V")
+
+
+class _ByStrategy(Mapping[str, _V], Generic[_V]):
+    """Strategy → one attribute of its provider module. Keys, ``in`` and ``len`` come from
+    ``MODULES`` alone; only reading a value imports that provider's module."""
+
+    def __init__(self, attribute: str) -> None:
+        self._attribute = attribute
+
+    def __getitem__(self, strategy: str) -> _V:
+        if strategy not in MODULES:
+            raise KeyError(strategy)
+        value: _V = getattr(provider_module(strategy), self._attribute)
+        return value
+
+    def __contains__(self, strategy: object) -> bool:
+        return strategy in MODULES
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(MODULES)
+
+    def __len__(self) -> int:
+        return len(MODULES)
+
+    def __repr__(self) -> str:
+        return f"<{self._attribute} of the providers {sorted(MODULES)}>"
+
+
+CATALOG: Mapping[str, ProviderSpec] = _ByStrategy("SPEC")
+CONNECTORS: Mapping[str, Any] = _ByStrategy("CONNECTOR")
 
 # The largest integer a JSON reader in JavaScript holds exactly (Number.MAX_SAFE_INTEGER).
 _MAX_SAFE_INTEGER = 2**53 - 1
@@ -67,4 +133,5 @@ def identity_user_id(provider: str, idp_user_id: str) -> str | int:
 
 log_redaction.install()
 
-__all__ = ["CATALOG", "CONNECTORS", "ProviderSpec", "identity_user_id"]
+__all__ = ["CATALOG", "CONNECTORS", "MODULES", "ProviderSpec", "identity_user_id",
+           "provider_module"]
