@@ -65,17 +65,20 @@ async def finish_login(rt: Runtime, params: Mapping[str, str], cookies: Mapping[
 
     idp_user_id = (f"{connection.name}|{login.subject}" if connector.namespaced_user_id
                    else login.subject)
-    try:
-        user_id = await rt.store.record_login(
-            connection=connection, provider=connector.provider, issuer=login.issuer,
-            subject=login.subject, idp_user_id=idp_user_id, is_social=connector.is_social,
-            profile=login.profile, tokens=login.tokens, ip=ip,
-            requested_scopes=connector.scopes(tx.get("extra_scopes", [])))
-    except AccountConflict as exc:
-        log.warning("login refused on connection %s: %s", connection.name, exc.detail)
-        await rt.store.audit("f", description=exc.description, client_id=tx["client_id"],
-                             connection=connection.name, ip=ip)
-        return fail(exc)
-    redirect = await complete_login(rt, tx, user_id=user_id, connection_name=connection.name,
-                                    ip=ip, session_cookie=presented(dict(cookies)))
+    # The identity's new tokens, the session, the grant and the code: one commit.
+    async with rt.store.batch():
+        try:
+            user_id = await rt.store.record_login(
+                connection=connection, provider=connector.provider, issuer=login.issuer,
+                subject=login.subject, idp_user_id=idp_user_id, is_social=connector.is_social,
+                profile=login.profile, tokens=login.tokens, ip=ip,
+                requested_scopes=connector.scopes(tx.get("extra_scopes", [])))
+        except AccountConflict as exc:
+            log.warning("login refused on connection %s: %s", connection.name, exc.detail)
+            await rt.store.audit("f", description=exc.description, client_id=tx["client_id"],
+                                 connection=connection.name, ip=ip)
+            return fail(exc)
+        redirect = await complete_login(rt, tx, user_id=user_id,
+                                        connection_name=connection.name, ip=ip,
+                                        session_cookie=presented(dict(cookies)))
     return redirect, cookie_name

@@ -54,14 +54,15 @@ async def answer_from_session(rt: Runtime, tx: dict[str, Any], session: LiveSess
                               force_consent: bool = False) -> LoginAnswer:
     """Single sign-on: answer ``tx`` from the browser's live session (no login page, no
     upstream). ``silent`` (prompt=none) turns a needed consent into consent_required."""
-    session = await sessions.use(rt, session, tx["client_id"])
-    await rt.store.audit("ssa" if silent else "s",
-                         description="Successful silent authentication" if silent
-                         else "Successful login (single sign-on)",
-                         client_id=tx["client_id"], user_id=session.user.user_id,
-                         connection=session.record.connection, ip=ip)
-    return await _answer(rt, tx, session, cookie_value=cookie_value, set_cookie=None,
-                         silent=silent, force_consent=force_consent)
+    async with rt.store.batch():  # the session's use, the grant and the code: one commit
+        session = await sessions.use(rt, session, tx["client_id"])
+        await rt.store.audit("ssa" if silent else "s",
+                             description="Successful silent authentication" if silent
+                             else "Successful login (single sign-on)",
+                             client_id=tx["client_id"], user_id=session.user.user_id,
+                             connection=session.record.connection, ip=ip)
+        return await _answer(rt, tx, session, cookie_value=cookie_value, set_cookie=None,
+                             silent=silent, force_consent=force_consent)
 
 
 async def finish_consent(rt: Runtime, form: dict[str, str], cookies: dict[str, str],
@@ -147,6 +148,8 @@ async def _issue(rt: Runtime, client: Client, tx: dict[str, Any],
         out["code"] = code
     else:
         # The legacy implicit flow (docs/sessions.md#implicit-flow): tokens in the answer.
+        # Their claims are read from the user row: commit this login's profile first.
+        await rt.store.flush()
         types = set(response_type.split())
         body = await user_tokens.issue(
             rt, client, user_id=user_id, grant_id=grant_id, scope=tx["scope"],

@@ -53,11 +53,13 @@ async def create(store: Store, cookie: str, *, user_id: str, connection: str, cl
         user_id=user_id, connection=connection, clients=[client_id], auth_time=stamp,
         last_active_at=stamp, idle_expires_at=min(stamp + idle_ttl_s * 1000, expires_at),
         expires_at=expires_at, created_at=stamp)
-    async with store.engine.begin() as conn:
-        # Ended sessions are swept as new ones arrive, so the table stays the size of the
-        # live population.
-        await conn.execute(t.sessions.delete().where(sa.or_(
-            t.sessions.c.idle_expires_at < stamp, t.sessions.c.expires_at < stamp)))
+    async with store.writing() as conn:
+        # Ended sessions are swept as new ones arrive (at most every SWEEP_EVERY_S per
+        # process), so the table stays about the size of the live population; an ended
+        # session is refused by its expiry anyway.
+        if store._sweep_due("sessions"):
+            await conn.execute(t.sessions.delete().where(sa.or_(
+                t.sessions.c.idle_expires_at < stamp, t.sessions.c.expires_at < stamp)))
         if replace:
             await conn.execute(t.sessions.delete().where(
                 t.sessions.c.cookie_digest.in_(store.vault.digests(COOKIE_PURPOSE, replace))))
@@ -84,7 +86,7 @@ async def touch(store: Store, session: SessionRecord, *, client_id: str,
     stamp = now_ms()
     idle = min(stamp + idle_ttl_s * 1000, session.expires_at)
     clients = session.clients if client_id in session.clients else [*session.clients, client_id]
-    async with store.engine.begin() as conn:
+    async with store.writing() as conn:
         await conn.execute(t.sessions.update().where(t.sessions.c.id == session.id).values(
             last_active_at=stamp, idle_expires_at=idle, clients=clients))
     return SessionRecord(
