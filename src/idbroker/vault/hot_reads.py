@@ -25,7 +25,7 @@ import json
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -37,6 +37,7 @@ from idbroker.vault import schema as t
 from idbroker.vault.records import Client, ClientGrant, Identity, User
 
 if TYPE_CHECKING:  # asyncpg is imported only on PostgreSQL (start-up time)
+    from idbroker.vault.coalesced_reads import Coalescer
     from idbroker.vault.pg_pool import PgPool
 
 # How long an inline read may wait on a locked database (WAL recovery, a checkpoint that
@@ -50,23 +51,61 @@ _GRANT_COLUMNS = [t.client_grants.c[n] for n in ("id", "client_id", "audience", 
 
 # One LEFT JOIN: the user row repeated once per identity (or once with NULLs when it has
 # none), identities in the order every reader expects.
-USER_WITH_IDENTITIES = (
-    sa.select(*_USER_COLUMNS, *(c.label(f"i_{c.name}") for c in _IDENTITY_COLUMNS))
-    .select_from(t.users.outerjoin(t.identities, t.identities.c.user_id == t.users.c.user_id))
-    .where(t.users.c.user_id == sa.bindparam("user_id"))
-    .order_by(t.identities.c.created_at, t.identities.c.id))
-CLIENT = sa.select(*_CLIENT_COLUMNS).where(t.clients.c.client_id == sa.bindparam("client_id"))
-GRANTS_OF_CLIENT = (sa.select(*_GRANT_COLUMNS)
-                    .where(t.client_grants.c.client_id == sa.bindparam("client_id"))
-                    .order_by(t.client_grants.c.created_at))
-GRANT_OF_CLIENT_FOR = (sa.select(*_GRANT_COLUMNS)
-                       .where(t.client_grants.c.client_id == sa.bindparam("client_id"),
-                              t.client_grants.c.audience == sa.bindparam("audience"))
-                       .order_by(t.client_grants.c.created_at))
+def _users_where(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return (sa.select(*_USER_COLUMNS, *(c.label(f"i_{c.name}") for c in _IDENTITY_COLUMNS))
+            .select_from(t.users.outerjoin(t.identities,
+                                           t.identities.c.user_id == t.users.c.user_id))
+            .where(*where)
+            .order_by(t.identities.c.created_at, t.identities.c.id))
+
+
+def _clients_where(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return sa.select(*_CLIENT_COLUMNS).where(*where)
+
+
+def _grants_where(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return sa.select(*_GRANT_COLUMNS).where(*where).order_by(t.client_grants.c.created_at)
+
+
+def _any_of(column: sa.Column[Any]) -> sa.ColumnElement[bool]:
+    # VARCHAR[] without the column's length: a cast to VARCHAR(n) would truncate a longer key,
+    # which would then match the row whose id is its prefix.
+    return column == sa.any_(sa.bindparam(f"{column.name}s", type_=sa.ARRAY(sa.String())))
+
+
+USER_WITH_IDENTITIES = _users_where(t.users.c.user_id == sa.bindparam("user_id"))
+CLIENT = _clients_where(t.clients.c.client_id == sa.bindparam("client_id"))
+GRANTS_OF_CLIENT = _grants_where(t.client_grants.c.client_id == sa.bindparam("client_id"))
+GRANT_OF_CLIENT_FOR = _grants_where(t.client_grants.c.client_id == sa.bindparam("client_id"),
+                                    t.client_grants.c.audience == sa.bindparam("audience"))
 
 
 _STATEMENTS = (("user", USER_WITH_IDENTITIES), ("client", CLIENT),
                ("grants", GRANTS_OF_CLIENT), ("grant_for", GRANT_OF_CLIENT_FOR))
+
+# PostgreSQL: the same reads for many keys at once (vault/coalesced_reads.py), each key's rows
+# in the same order as above; how to make the statement's arrays from the keys; whose key a
+# row is. A grant_for key is (client_id, audience): the statement may return pairs nobody
+# asked for, which are dropped.
+_GRANT_CLIENT, _GRANT_AUDIENCE = 1, 2
+_MANY: dict[str, tuple[sa.Select[Any], Callable[[list[Any]], list[Any]],
+                       Callable[[Any], Any]]] = {
+    "user": (_users_where(_any_of(t.users.c.user_id)), lambda keys: [keys],
+             lambda row: row[0]),
+    "client": (_clients_where(_any_of(t.clients.c.client_id)), lambda keys: [keys],
+               lambda row: row[_CLIENT_COLUMNS.index(t.clients.c.client_id)]),
+    "grants": (_grants_where(_any_of(t.client_grants.c.client_id)), lambda keys: [keys],
+               lambda row: row[_GRANT_CLIENT]),
+    "grant_for": (_grants_where(_any_of(t.client_grants.c.client_id),
+                                _any_of(t.client_grants.c.audience)),
+                  lambda keys: [[k[0] for k in keys], [k[1] for k in keys]],
+                  lambda row: (row[_GRANT_CLIENT], row[_GRANT_AUDIENCE])),
+}
+# The key of one read, from its parameters.
+_KEY: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "user": lambda p: p["user_id"], "client": lambda p: p["client_id"],
+    "grants": lambda p: p["client_id"], "grant_for": lambda p: (p["client_id"], p["audience"]),
+}
 
 
 def _converter(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
@@ -120,6 +159,19 @@ def _user(rows: Sequence[Sequence[Any]], convert: bool) -> User | None:
     return User(**dict(zip(_USER_NAMES, values[:_N_USER])), identities=identities)
 
 
+def _single(pool: PgPool, sql: str, order: list[str],
+            name: str) -> Callable[[Any], Awaitable[Sequence[Any]]]:
+    """One key read alone (a coalesced statement that failed is retried key by key)."""
+    def params(key: Any) -> dict[str, Any]:
+        return {"client_id": key[0], "audience": key[1]} if name == "grant_for" else \
+            {order[0]: key}
+
+    async def read(key: Any) -> Sequence[Any]:
+        p = params(key)
+        return await pool.fetch(sql, [p[k] for k in order])
+    return read
+
+
 def sqlite_file(engine: AsyncEngine) -> str | None:
     """The database file of a SQLite engine; None for any other engine, and for ":memory:"
     and "" (private to the connection that made them), which another connection cannot see."""
@@ -140,6 +192,7 @@ class HotReads:
         self._pg_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
             weakref.WeakKeyDictionary()
         self.pg_pool: PgPool | None = None  # set by Runtime.start (use_pool)
+        self._coalesced: dict[str, Coalescer] = {}
         if engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg":
             for name, stmt in _STATEMENTS:
                 compiled = stmt.compile(dialect=engine.dialect)
@@ -151,7 +204,18 @@ class HotReads:
                 self._sql[name] = str(stmt.compile(dialect=dialect))
 
     def use_pool(self, pool: PgPool) -> None:
-        """Send the PostgreSQL statements through ``pool`` from now on."""
+        """Send the PostgreSQL statements through ``pool`` from now on, concurrent reads of
+        one kind coalesced into one statement (vault/coalesced_reads.py)."""
+        from idbroker.vault.coalesced_reads import Coalescer
+        dialect = self.engine.dialect
+        # Half the pool per kind at most: the other kinds and the audit writer need some.
+        flights = max(1, pool.max_size // 2)
+        self._coalesced = {}
+        for name, (stmt, arrays, key_of) in _MANY.items():
+            sql, order = self._pg[name]
+            self._coalesced[name] = Coalescer(
+                pool, str(stmt.compile(dialect=dialect)), arrays=arrays, key_of=key_of,
+                single=_single(pool, sql, order, name), max_flights=flights)
         self.pg_pool = pool
 
     @property
@@ -197,7 +261,7 @@ class HotReads:
         sql, order = pg
         pool = self.pg_pool
         if pool is not None and pool.usable:
-            return await pool.fetch(sql, [params[k] for k in order])
+            return list(await self._coalesced[name].rows(_KEY[name](params)))
         async with self._slots():
             async with self.engine.connect() as conn:
                 raw = await conn.get_raw_connection()
