@@ -97,13 +97,15 @@ async def main() -> None:
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--database-url", default=None)
     p.add_argument("--profile", choices=("read", "token"), default=None)
+    p.add_argument("--no-fast-lane", action="store_true",
+                   help="through the full middleware stack (http/fast_lane.py off)")
     p.add_argument("--cprofile", choices=("read", "token"), default=None,
                    help="cProfile on CPU time (not wall time, which a loaded machine skews)")
     args = p.parse_args()
     settings = Settings(data_dir=args.data_dir, issuer=ISSUER, log_level="WARNING",
                         database_url=args.database_url, rate_limits={"enabled": False})
     rt = await Runtime.start(settings)
-    app = create_app(settings, runtime=rt)
+    app = create_app(settings, runtime=rt, fast_lane=not args.no_fast_lane)
     hello = _hello_app()
     reader = await _m2m(rt, "profile reader", ["read:users", "read:user_idp_tokens"])
     async with rt.store.engine.connect() as conn:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from time import gmtime  # not through `time`, which tests replace to move the clock
 
 
 def now_ms() -> int:
@@ -18,5 +18,7 @@ def iso_ms(epoch_ms: int | None) -> str | None:
     """Auth0's timestamp format: ISO-8601, UTC, milliseconds, trailing Z."""
     if epoch_ms is None:
         return None
-    stamp = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    # time.gmtime and %-formatting: a third of datetime.strftime's cost, three per user read.
+    t = gmtime(epoch_ms // 1000)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
+        t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, epoch_ms % 1000)

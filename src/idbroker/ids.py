@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import string
 
@@ -19,3 +20,25 @@ def new_id(prefix: str, length: int = 16) -> str:
     while len(drawn) < length:
         drawn += secrets.token_bytes(length + 8).translate(_TABLE).replace(b"!", b"")
     return prefix + drawn[:length].decode("ascii")
+
+
+# Base 62 in ASCII order, so that fixed-width numbers sort as their strings do.
+_SORTED_ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_CLOCK_CHARS = 7  # 62**7 ms: past the year 2080
+
+
+def time_ordered_id(prefix: str, epoch_ms: int, length: int = 24) -> str:
+    """An id that sorts by creation time: the millisecond clock in fixed-width base 62, then
+    random characters (17 of 24: about 100 bits). Rows that arrive in time order land at the
+    end of the primary-key index instead of a random page of it; for the audit log that made
+    an insert about 2.5 times cheaper (docs/performance.md)."""
+    return new_id(prefix + _clock(epoch_ms), length - _CLOCK_CHARS)
+
+
+@functools.lru_cache(maxsize=4)  # ids made in the same millisecond share their clock part
+def _clock(epoch_ms: int) -> str:
+    digits = []
+    for _ in range(_CLOCK_CHARS):
+        epoch_ms, digit = divmod(epoch_ms, 62)
+        digits.append(_SORTED_ALPHABET[digit])
+    return "".join(reversed(digits))

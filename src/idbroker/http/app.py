@@ -24,6 +24,7 @@ from idbroker.http import health_routes, lock_client_routes
 from idbroker.http import dbconnections_routes
 from idbroker.http import user_blocks_routes  # noqa: F401  (registers operations)
 from idbroker.http.errors import EXCEPTION_HANDLERS, NO_STORE, management_response
+from idbroker.http.fast_lane import FastLane, LaneStats
 from idbroker.http.middleware import AccessLog, RejectNul, SecurityHeaders
 from idbroker.http.ratelimit import RateLimit
 from idbroker.http.route_index import index_routes
@@ -45,9 +46,12 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
-               http: httpx.AsyncClient | None = None, extra_routes: list | None = None) -> Starlette:
+               http: httpx.AsyncClient | None = None, extra_routes: list | None = None,
+               fast_lane: bool = True) -> Starlette:
     """Build the ASGI app. With ``runtime`` given (tests), the caller owns its lifecycle;
-    otherwise the app starts one from ``settings`` at start-up and closes it at shutdown."""
+    otherwise the app starts one from ``settings`` at start-up and closes it at shutdown.
+    ``fast_lane=False`` only for the tests that compare the fast lane's answers with the
+    full stack's (http/fast_lane.py)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -62,15 +66,18 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         finally:
             await started.close()
 
+    lane_stats = LaneStats()
     app = Starlette(
         routes=[*oauth_routes.routes, *pages.routes, *openapi.routes, *operations.routes(),
                 *lock_client_routes.routes, *health_routes.routes,
                 *dbconnections_routes.routes, *(extra_routes or [])],
-        middleware=[Middleware(AccessLog), Middleware(SecurityHeaders), Middleware(RejectNul),
+        middleware=[*([Middleware(FastLane, stats=lane_stats)] if fast_lane else []),
+                    Middleware(AccessLog), Middleware(SecurityHeaders), Middleware(RejectNul),
                     Middleware(RateLimit)],
         exception_handlers={**EXCEPTION_HANDLERS, HTTPException: _http_exception},
         lifespan=lifespan,
     )
+    app.state.fast_lane = lane_stats
     index_routes(app.router)  # dispatch by index, not by scanning ~80 regexes (route_index.py)
     if runtime is not None:
         app.state.runtime = runtime

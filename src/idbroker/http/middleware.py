@@ -43,21 +43,23 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.app(scope, receive, with_security_headers(scope, send))
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                if headers.get("content-type", "").startswith("text/html"):
-                    # Defaults only: a page that set its own policy (form_post, web_message)
-                    # keeps it.
-                    headers.setdefault("Content-Security-Policy", csp_for(HTTPConnection(scope)))
-                if not _frames_allowed(headers.get("content-security-policy")):
-                    headers.setdefault("X-Frame-Options", "DENY")
-            await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+def with_security_headers(scope: Scope, send: Send) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            for name, value in SECURITY_HEADERS.items():
+                headers.setdefault(name, value)
+            if headers.get("content-type", "").startswith("text/html"):
+                # Defaults only: a page that set its own policy (form_post, web_message)
+                # keeps it.
+                headers.setdefault("Content-Security-Policy", csp_for(HTTPConnection(scope)))
+            if not _frames_allowed(headers.get("content-security-policy")):
+                headers.setdefault("X-Frame-Options", "DENY")
+        await send(message)
+    return send_with_headers
 
 
 class AccessLog:
@@ -80,9 +82,14 @@ class AccessLog:
         try:
             await self.app(scope, receive, record)
         finally:
-            client = scope.get("client")
-            access_log.info("%s %s %s %d %.1fms", client[0] if client else "-", scope["method"],
-                            scope["path"], status, (time.perf_counter() - started) * 1000)
+            log_access(scope, status, started)
+
+
+def log_access(scope: Scope, status: int, started: float) -> None:
+    if access_log.isEnabledFor(logging.INFO):
+        client = scope.get("client")
+        access_log.info("%s %s %s %d %.1fms", client[0] if client else "-", scope["method"],
+                        scope["path"], status, (time.perf_counter() - started) * 1000)
 
 
 class RejectNul:
@@ -93,7 +100,7 @@ class RejectNul:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _carries_nul(scope):
+        if scope["type"] == "http" and carries_nul(scope):
             content_type, body = _nul_refusal(scope)
             await send({"type": "http.response.start", "status": 400, "headers": [
                 (b"content-type", content_type), (b"cache-control", b"no-store")]})
@@ -118,7 +125,7 @@ def _nul_refusal(scope: Scope) -> tuple[bytes, bytes]:
                                  b'characters are not allowed"}')
 
 
-def _carries_nul(scope: Scope) -> bool:
+def carries_nul(scope: Scope) -> bool:
     query = scope.get("query_string", b"").lower()
     raw_path = (scope.get("raw_path") or b"").lower()
     return (b"%00" in query or b"\x00" in query or "\x00" in scope["path"]

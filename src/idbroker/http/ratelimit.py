@@ -15,7 +15,6 @@ limit the answer is 429 with ``Retry-After`` and the error shape of the API it b
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any
 
@@ -23,12 +22,12 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idbroker.errors import IdbrokerError
+from idbroker.management.auth import bearer_token
 from idbroker.oauth.client_auth import authenticate
 from idbroker.oauth.token_request import parse_body
 from idbroker.ratelimit import Decision
 from idbroker.ratelimit.addresses import client_address
 
-_BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
 _GROUPS = (("/api/v2/", "management"), ("/oauth/token", "token"), ("/oauth/revoke", "token"),
            ("/authorize", "authorize"), ("/login/callback", "authorize"),
            ("/userinfo", "userinfo"), ("/.well-known/", "discovery"),
@@ -51,49 +50,59 @@ class RateLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app_state = getattr(scope.get("app"), "state", None)
         rt = getattr(app_state, "runtime", None)
-        if scope["type"] != "http" or rt is None or rt.limiter is None \
-                or not rt.settings.rate_limits.enabled:
+        if scope["type"] != "http" or not enabled(rt):
             await self.app(scope, receive, send)
             return
         group = group_of(scope["path"])
         headers = Headers(scope=scope)
         client_id = None
         if group in ("management", "userinfo"):
-            client_id = _verified_azp(rt, headers, group)
+            client_id = verified_azp(rt, headers, group)
         elif group == "token" and scope["method"] == "POST":
             client_id, receive = await _authenticated_client(rt, headers, receive)
-        if client_id is not None:
-            key = f"{group}:client:{client_id}"
-        else:
-            peer = scope.get("client")
-            address = client_address(peer[0] if peer else None,
-                                     headers.getlist("x-forwarded-for"),
-                                     rt.settings.trusted_proxy_networks)
-            key = f"{group}:ip:{address}"
-        rule = rt.settings.rate_limits.for_group(group, client_id)
-        now = time.time()
-        decision = await rt.limiter.hit(key, rule.limit, rule.window, now)
+        decision = await hit(rt, scope, headers, group, client_id)
         if not decision.allowed:
-            await _too_many(scope, send, group, decision, now)
+            await too_many(scope, send, group, decision, time.time())
             return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                out = MutableHeaders(scope=message)
-                for name, value in _headers(decision):
-                    out[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, with_limit_headers(send, decision))
 
 
-def _headers(decision: Decision) -> list[tuple[str, str]]:
+def enabled(rt: Any) -> bool:
+    return rt is not None and rt.limiter is not None and rt.settings.rate_limits.enabled
+
+
+async def hit(rt: Any, scope: Scope, headers: Headers, group: str,
+              client_id: str | None) -> Decision:
+    """Count this request in its bucket: the authenticated client's, else the peer's."""
+    if client_id is not None:
+        key = f"{group}:client:{client_id}"
+    else:
+        peer = scope.get("client")
+        address = client_address(peer[0] if peer else None,
+                                 headers.getlist("x-forwarded-for"),
+                                 rt.settings.trusted_proxy_networks)
+        key = f"{group}:ip:{address}"
+    rule = rt.settings.rate_limits.for_group(group, client_id)
+    return await rt.limiter.hit(key, rule.limit, rule.window, time.time())
+
+
+def with_limit_headers(send: Send, decision: Decision) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            out = MutableHeaders(scope=message)
+            for name, value in limit_headers(decision):
+                out[name] = value
+        await send(message)
+    return send_with_headers
+
+
+def limit_headers(decision: Decision) -> list[tuple[str, str]]:
     return [("x-ratelimit-limit", str(decision.limit)),
             ("x-ratelimit-remaining", str(decision.remaining)),
             ("x-ratelimit-reset", str(decision.reset))]
 
 
-async def _too_many(scope: Scope, send: Send, group: str, decision: Decision,
+async def too_many(scope: Scope, send: Send, group: str, decision: Decision,
                     now: float) -> None:
     body: dict[str, Any]
     if group == "management":
@@ -106,20 +115,20 @@ async def _too_many(scope: Scope, send: Send, group: str, decision: Decision,
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()),
                (b"cache-control", b"no-store"),
                (b"retry-after", str(decision.retry_after(now)).encode()),
-               *[(k.encode(), v.encode()) for k, v in _headers(decision)]]
+               *[(k.encode(), v.encode()) for k, v in limit_headers(decision)]]
     await send({"type": "http.response.start", "status": 429, "headers": headers})
     await send({"type": "http.response.body", "body": raw})
 
 
-def _verified_azp(rt: Any, headers: Headers, group: str) -> str | None:
-    match = _BEARER.fullmatch(headers.get("authorization") or "")
-    if match is None:
+def verified_azp(rt: Any, headers: Headers, group: str) -> str | None:
+    token_value = bearer_token(headers.get("authorization"))
+    if token_value is None:
         return None
     audience = (rt.settings.management_audience if group == "management"
                 else f"{rt.settings.issuer}userinfo")
     try:
         # Cached by the issuer, so the endpoint's own check costs nothing more.
-        token = rt.issuer.verify_access_token(match.group(1), frozenset({audience}))
+        token = rt.issuer.verify_access_token(token_value, frozenset({audience}))
     except IdbrokerError:
         return None
     azp = token.claims.get("azp")

@@ -50,8 +50,11 @@ async def users_by_email(request: Request, rt: Runtime, caller: VerifiedAccessTo
     return json_response(await users.users_by_email(rt, caller, dict(request.query_params)))
 
 
+GET_USER_SUMMARY = "Get a user; identities carry IdP tokens only with read:user_idp_tokens"
+
+
 @operation("GET", "/api/v2/users/{id}", scopes=("read:users",), tag="users",
-           summary="Get a user; identities carry IdP tokens only with read:user_idp_tokens",
+           summary=GET_USER_SUMMARY,
            response=schemas.UserOut, query=FIELDS)
 async def get_user(request: Request, rt: Runtime, caller: VerifiedAccessToken) -> Response:
     q = request.query_params

@@ -34,8 +34,7 @@ async def token(rt: Runtime, params: dict[str, str], authorization: str | None,
     grant_type = params.get("grant_type")
     if not grant_type:
         raise InvalidRequest("grant_type is required")
-    handler = GRANTS.get(grant_type)
-    if handler is None:
+    if grant_type not in GRANTS:
         raise UnsupportedGrantType(f"unsupported grant_type: {grant_type[:80]}")
     try:
         client = await authenticate(rt, params, authorization)
@@ -46,11 +45,17 @@ async def token(rt: Runtime, params: dict[str, str], authorization: str | None,
                              client_id=(params.get("client_id") or "")[:64] or None, ip=ip,
                              details={"grant_type": grant_type, "reason": "client authentication"})
         raise
+    return await issue(rt, client, grant_type, params, ip)
+
+
+async def issue(rt: Runtime, client: Client, grant_type: str, params: dict[str, str],
+                ip: str | None) -> dict[str, Any]:
+    """The grant itself, for a client already authenticated (also http/fast_lane.py)."""
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"Grant type '{grant_type}' not allowed for the client.")
     bound = caller_ip.set(ip)
     try:
-        return await handler(rt, client, params)
+        return await GRANTS[grant_type](rt, client, params)
     finally:
         caller_ip.reset(bound)
 

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from idbroker import json_codec
+
 
 @dataclass(frozen=True, slots=True)
 class Client:
@@ -72,7 +74,7 @@ class TokenSet:
 
     @classmethod
     def from_json(cls, raw: bytes) -> TokenSet:
-        data = json.loads(raw)
+        data = json_codec.loads(raw)
         return cls(**{k: data.get(k) for k in (
             "access_token", "refresh_token", "id_token", "access_token_secret",
             "token_type", "expires_at")}, scope=data.get("scope") or [])

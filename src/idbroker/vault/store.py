@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from idbroker.clock import now_ms
 from idbroker.errors import AccountConflict, Conflict
-from idbroker.ids import new_id
+from idbroker.ids import new_id, time_ordered_id
 from idbroker.vault import schema as t
 from idbroker.vault.audit_writer import AuditWriter
 from idbroker.vault.crypto import Vault
@@ -595,8 +595,9 @@ class Store:
                     user_id: str | None = None, connection: str | None = None,
                     ip: str | None = None, details: dict[str, Any] | None = None) -> None:
         # Committed before this returns; shares its transaction with concurrent records.
+        date = now_ms()
         await self.audit_writer.write(dict(
-            id=new_id("log_", 24), date=now_ms(), type=type_, client_id=client_id,
+            id=time_ordered_id("log_", date), date=date, type=type_, client_id=client_id,
             user_id=user_id, connection=connection, ip=ip, description=description,
             details=details or {}))
 
