@@ -191,7 +191,7 @@ class _Superseded:
 
 
 _superseded: dict[tuple[int, str], _Superseded] = {}
-_SUPERSEDED_KEEP_S = 30.0
+_SUPERSEDED_KEEP_S = 10.0
 _SUPERSEDED_MAX = 4096
 
 
