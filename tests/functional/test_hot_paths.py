@@ -175,3 +175,43 @@ async def test_audit_records_from_two_event_loops_at_once(broker: Broker) -> Non
     assert not thread.is_alive()
     rows = await store.list_audit(limit=200)
     assert sorted(r["details"]["n"] for r in rows) == [*range(30), *range(100, 130)]
+
+
+async def test_audit_records_wait_for_another_writer_without_blocking_the_loop(
+        broker: Broker) -> None:
+    """On SQLite a batch is committed on the event loop only when the write lock is free at
+    once; while another connection (another worker, a login) holds it, the batch waits in the
+    writer thread and the loop keeps serving."""
+    import sqlite3
+
+    from idbroker.vault.hot_reads import sqlite_file
+    store = broker.runtime.store
+    path = sqlite_file(store.engine)
+    if path is None:
+        pytest.skip("SQLite only")
+    await store.audit("sapi", description="before", details={"n": 0})  # inline, lock free
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        pending = asyncio.ensure_future(store.audit("sapi", description="during",
+                                                    details={"n": 1}))
+        ticks = 0
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not pending.done()  # the loop ran; the row is still waiting
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    await asyncio.wait_for(pending, 30)
+    rows = await store.list_audit(limit=10)
+    assert sorted(r["details"]["n"] for r in rows if r["type"] == "sapi") == [0, 1]
+
+
+def test_time_ordered_ids_sort_by_time_and_stay_unguessable() -> None:
+    from idbroker.ids import time_ordered_id
+    stamps = [0, 1, 61, 62, 1_764_356_400_000, 1_764_356_400_001, 62**7 - 1]
+    ids = [time_ordered_id("log_", ms) for ms in stamps]
+    assert ids == sorted(ids) and all(len(i) == 28 for i in ids)
+    same_ms = {time_ordered_id("log_", 1_764_356_400_000) for _ in range(2000)}
+    assert len(same_ms) == 2000  # the random part (17 characters) keeps them apart
