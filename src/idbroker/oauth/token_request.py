@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 from idbroker.errors import InvalidRequest
 
 MAX_VALUE_CHARS = 8192
+MAX_FIELDS = 200
 
 
 def parse_body(content_type: str, body: bytes) -> dict[str, str]:
@@ -27,8 +28,7 @@ def parse_body(content_type: str, body: bytes) -> dict[str, str]:
     elif media == "application/x-www-form-urlencoded":
         try:
             text = body.decode("utf-8")
-            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False,
-                              max_num_fields=200)
+            pairs = _form_pairs(text)
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidRequest("the body is not a valid form") from exc
     else:
@@ -45,3 +45,20 @@ def parse_body(content_type: str, body: bytes) -> dict[str, str]:
             raise InvalidRequest(f"parameter {key[:40]} is invalid")
         params[key] = value
     return params
+
+
+def _form_pairs(text: str) -> list[tuple[str, str]]:
+    """``parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)``. Most bodies
+    have nothing to unquote, and for those a split gives the same pairs at a fifth of the
+    cost (a token request's body was a tenth of its CPU besides the signature)."""
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=False,
+                         max_num_fields=MAX_FIELDS)
+    if text.count("&") >= MAX_FIELDS:
+        raise ValueError("Max number of fields exceeded")
+    pairs = []
+    for field in text.split("&"):
+        if field:
+            name, _, value = field.partition("=")
+            pairs.append((name, value))
+    return pairs
