@@ -17,6 +17,8 @@ start in three or four fell back to spawning (seconds slower, docs/performance.m
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import multiprocessing
 import threading
@@ -27,6 +29,12 @@ log = logging.getLogger(__name__)
 # How long threads still running at the fork are given to end; a thread that lives on
 # (not one of ours at this point) makes uvicorn spawn, as it would without this module.
 ENDING_THREADS_WAIT_S = 0.5
+
+# What every worker would otherwise import after the fork, for the choices `serve` leaves at
+# "auto" (uvicorn's Config.load and its event loop): httptools, uvloop and their protocol
+# modules, ~40-60 ms of each worker's start.
+WORKER_MODULES = ("uvicorn.protocols.http.auto", "uvicorn.lifespan.on", "uvicorn.loops.auto",
+                  "uvloop")
 
 
 def fork_workers() -> bool:
@@ -40,6 +48,10 @@ def fork_workers() -> bool:
     if not hasattr(_subprocess, "spawn"):
         return False
     import idbroker.http.app  # noqa: F401  (imported once here, inherited by every worker)
+
+    for name in WORKER_MODULES:
+        with contextlib.suppress(ImportError):  # uvicorn falls back, in the worker, as it would
+            importlib.import_module(name)
 
     left = threads_left(ENDING_THREADS_WAIT_S)
     if left:

@@ -100,8 +100,10 @@ def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
     elif workers > 1:
         fork_workers()  # start-up in a fraction of the time (cli/forking.py)
     try:
+        # ws="none": no route speaks WebSocket, and importing the websockets library was
+        # ~30-80 ms of every worker's start.
         uvicorn.run("idbroker.http.app:create_app_from_env", factory=True, host=host,
-                    port=port, workers=workers, access_log=False,
+                    port=port, workers=workers, access_log=False, ws="none",
                     log_level=settings.log_level.lower(), proxy_headers=False)
     finally:
         if background is not None:
