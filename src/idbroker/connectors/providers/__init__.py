@@ -95,12 +95,22 @@ class _ByStrategy(Mapping[str, _V], Generic[_V]):
 
     def __init__(self, attribute: str) -> None:
         self._attribute = attribute
+        # Read on every user read (identity_user_id): a dict hit, not an import lookup.
+        self._loaded: dict[str, _V] = {}
 
     def __getitem__(self, strategy: str) -> _V:
-        if strategy not in MODULES:
-            raise KeyError(strategy)
+        try:
+            return self._loaded[strategy]
+        except KeyError:
+            if strategy not in MODULES:
+                raise
         value: _V = getattr(provider_module(strategy), self._attribute)
+        self._loaded[strategy] = value
         return value
+
+    def get(self, strategy: str, default: Any = None) -> Any:  # type: ignore[override]
+        # Mapping.get would raise and catch a KeyError for every generic (oidc) identity.
+        return self[strategy] if strategy in MODULES else default
 
     def __contains__(self, strategy: object) -> bool:
         return strategy in MODULES
