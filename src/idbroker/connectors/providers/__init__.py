@@ -96,16 +96,17 @@ class _ByStrategy(Mapping[str, _V], Generic[_V]):
     def __init__(self, attribute: str) -> None:
         self._attribute = attribute
         # Read on every user read (identity_user_id): a dict hit, not an import lookup.
-        self._loaded: dict[str, _V] = {}
+        # Keyed by (strategy, module): a changed MODULES entry is never answered from here.
+        self._loaded: dict[tuple[str, str], _V] = {}
 
     def __getitem__(self, strategy: str) -> _V:
+        key = (strategy, MODULES[strategy])  # KeyError: not a built-in provider
         try:
-            return self._loaded[strategy]
+            return self._loaded[key]
         except KeyError:
-            if strategy not in MODULES:
-                raise
+            pass
         value: _V = getattr(provider_module(strategy), self._attribute)
-        self._loaded[strategy] = value
+        self._loaded[key] = value
         return value
 
     def get(self, strategy: str, default: Any = None) -> Any:  # type: ignore[override]
