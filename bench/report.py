@@ -63,7 +63,11 @@ def markdown(res: dict[str, Any]) -> str:
                   f"{st['distinct_tokens']} distinct access token(s) served, "
                   f"old token served: {st['old_token_served']}, non-200: {st['non_200']}, "
                   f"p50 {st['p50_ms']:.0f} ms, p99 **{st['p99_ms']:.0f} ms** "
-                  f"(upstream token latency {st['upstream_delay_ms']:.0f} ms)."]
+                  f"(upstream token latency {st['upstream_delay_ms']:.0f} ms; "
+                  f"{st.get('client', 'httpx')} client"
+                  + (f"; the same {st['reads']} reads with nothing to refresh: p50 "
+                     f"{st['no_refresh']['p50_ms']:.0f} ms, p99 {st['no_refresh']['p99_ms']:.0f} ms"
+                     if st.get("no_refresh") else "") + ")."]
     f = res["footprint"]
     lines += ["", f"Start-up to first answer: **{f['startup_s']:.2f} s** (`idbroker serve`, "
               f"seeded store). Resident size of each process (uvicorn's supervisor and "
