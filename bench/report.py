@@ -37,6 +37,9 @@ def markdown(res: dict[str, Any]) -> str:
                  f", **{r['read_vs_op_userinfo']:.2f}×** oidc-provider userinfo"
                  if "read_vs_op_userinfo" in r else "")),
     ]
+    if "read_light" in s:
+        lines.append(_row(f"read, the same at {s['read_light']['connections']} "
+                          "connections (below saturation: latency)", s["read_light"]))
     if "op_userinfo" in s:
         lines.append(_row(f"userinfo `GET /me`, {op}", s["op_userinfo"]))
     if "token" in s:

@@ -31,6 +31,7 @@ from bench import drivers, oidc_provider, report, seed, servers, signing, wrk  #
 # A database of its own (create it first: CREATE DATABASE idbroker_bench): the run wipes it.
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/idbroker_bench"
 STORM_UPSTREAM_DELAY_S = 0.05
+LIGHT_CONNECTIONS = 8
 
 
 def _args() -> argparse.Namespace:
@@ -265,7 +266,7 @@ def main() -> None:
         ids_file.write_text("".join(f"/api/v2/users/{quote(u, safe='')}\n"
                                     for u in seeded.user_ids))
         run = dict(seconds=seconds, connections=args.connections, threads=2)
-        hello_runs, read_runs, userinfo_runs = [], [], []
+        hello_runs, read_runs, userinfo_runs, light_runs = [], [], [], []
         for n in range(rounds):
             # Interleaved, so each ratio compares runs made under the same machine load.
             print(f"bench: round {n + 1}/{rounds}: hello-world, read, oidc-provider userinfo")
@@ -275,8 +276,13 @@ def main() -> None:
             if op is not None:
                 userinfo_runs.append(_on(op, f"{op_url}/me", script="get_bearer.lua", **run,
                                              env={"BENCH_TOKEN": op_token or ""}))
+            # The same read below saturation: latency without 64 requests queued per core.
+            light_runs.append(_on(idb, broker, script="read_users.lua",
+                                  **{**run, "connections": LIGHT_CONNECTIONS}, env={
+                                      "BENCH_TOKEN": token, "BENCH_IDS": str(ids_file)}))
         results["scenarios"]["hello"] = _median(hello_runs)
         results["scenarios"]["read"] = _median(read_runs)
+        results["scenarios"]["read_light"] = _median(light_runs)
         if userinfo_runs:
             results["scenarios"]["op_userinfo"] = _median(userinfo_runs)
         results["footprint"] = {
