@@ -202,3 +202,28 @@ async def test_an_audit_batch_sent_twice_is_written_once(broker: Broker) -> None
     await pool.execute(writer._pg_insert, writer._pg_arrays(rows))
     written = await broker.runtime.store.list_audit()
     assert sorted(r["details"]["n"] for r in written if r["description"] == "twice") == [0, 1, 2]
+
+
+@needs_pg
+async def test_reads_and_audit_rows_while_the_pool_closes(settings: Settings,
+                                                         broker: Broker) -> None:
+    """Shutdown: what is asked for while the hot-path pool closes goes through SQLAlchemy's."""
+    other = await Runtime.start(settings)
+    try:
+        assert other.pg_pool is not None
+        await _users(other.store, [f"auth0|s{n}" for n in range(5)])
+        results = await asyncio.gather(
+            *(other.store.get_user(f"auth0|s{n % 5}") for n in range(40)),
+            *(other.store.audit("sapi", description="shutdown", details={"n": n})
+              for n in range(10)),
+            other.pg_pool.close(),
+            *(other.store.get_client(f"none{n}") for n in range(5)))
+        users = results[:40]
+        assert [u.user_id if u else None for u in users] == [f"auth0|s{n % 5}" for n in range(40)]
+        assert not other.pg_pool.usable
+        assert (await other.store.get_user("auth0|s1")) is not None
+        rows = await other.store.list_audit(limit=100)
+        assert sorted(r["details"]["n"] for r in rows if r["description"] == "shutdown") == \
+            list(range(10))
+    finally:
+        await other.close()

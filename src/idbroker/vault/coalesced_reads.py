@@ -54,6 +54,7 @@ class Coalescer:
         self._waiting: dict[Key, list[asyncio.Future[Sequence[Any]]]] = {}
         self._flights = 0
         self._scheduled = False  # a flight will take the waiting keys at its next turn
+        self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
     async def rows(self, key: Key) -> Sequence[Any]:
         """The rows of ``key`` (empty when there are none)."""
@@ -62,7 +63,9 @@ class Coalescer:
         if not self._scheduled and self._flights < self.max_flights:
             self._scheduled = True
             self._flights += 1
-            asyncio.get_running_loop().create_task(self._flight())
+            task = asyncio.get_running_loop().create_task(self._flight())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await done
 
     async def _flight(self) -> None:
@@ -90,9 +93,11 @@ class Coalescer:
         keys = list(batch)
         try:
             try:
+                if not self.pool.usable:  # closing (shutdown): ``single`` reads elsewhere
+                    raise _PoolClosing
                 found = await self.pool.fetch(self.sql, self.arrays(keys))
             except Exception as exc:  # noqa: BLE001 — one bad key must not fail the others
-                if len(keys) == 1 or self.pool.lost(exc):
+                if (len(keys) == 1 and not isinstance(exc, _PoolClosing)) or self.pool.lost(exc):
                     _settle_all(batch, exc)
                     return
                 for key in keys:
@@ -112,6 +117,10 @@ class Coalescer:
             _settle_all(batch, exc if isinstance(exc, Exception)
                         else RuntimeError("read batch interrupted"))
             raise
+
+
+class _PoolClosing(Exception):
+    pass
 
 
 def _settle(waiters: list[asyncio.Future[Sequence[Any]]], rows: Sequence[Any] | None,

@@ -21,6 +21,7 @@ SQLite (which another connection cannot see) runs them through SQLAlchemy.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 import threading
@@ -159,17 +160,11 @@ def _user(rows: Sequence[Sequence[Any]], convert: bool) -> User | None:
     return User(**dict(zip(_USER_NAMES, values[:_N_USER])), identities=identities)
 
 
-def _single(pool: PgPool, sql: str, order: list[str],
-            name: str) -> Callable[[Any], Awaitable[Sequence[Any]]]:
-    """One key read alone (a coalesced statement that failed is retried key by key)."""
-    def params(key: Any) -> dict[str, Any]:
-        return {"client_id": key[0], "audience": key[1]} if name == "grant_for" else \
-            {order[0]: key}
-
-    async def read(key: Any) -> Sequence[Any]:
-        p = params(key)
-        return await pool.fetch(sql, [p[k] for k in order])
-    return read
+def _params_of(name: str, key: Any) -> dict[str, Any]:
+    """The parameters of one read from its key (the inverse of ``_KEY``)."""
+    if name == "grant_for":
+        return {"client_id": key[0], "audience": key[1]}
+    return {"user_id": key} if name == "user" else {"client_id": key}
 
 
 def sqlite_file(engine: AsyncEngine) -> str | None:
@@ -212,10 +207,9 @@ class HotReads:
         flights = max(1, pool.max_size // 2)
         self._coalesced = {}
         for name, (stmt, arrays, key_of) in _MANY.items():
-            sql, order = self._pg[name]
             self._coalesced[name] = Coalescer(
                 pool, str(stmt.compile(dialect=dialect)), arrays=arrays, key_of=key_of,
-                single=_single(pool, sql, order, name), max_flights=flights)
+                single=functools.partial(self._one, name), max_flights=flights)
         self.pg_pool = pool
 
     @property
@@ -262,10 +256,25 @@ class HotReads:
         pool = self.pg_pool
         if pool is not None and pool.usable:
             return list(await self._coalesced[name].rows(_KEY[name](params)))
+        return await self._engine_fetch(sql, [params[k] for k in order])
+
+    async def _one(self, name: str, key: Any) -> list[Any]:
+        """One key read alone: through the hot-path pool while it serves this loop, else (the
+        pool closing at shutdown) through SQLAlchemy's."""
+        sql, order = self._pg[name]
+        params = _params_of(name, key)
+        args = [params[k] for k in order]
+        pool = self.pg_pool
+        if pool is not None and pool.usable:
+            return list(await pool.fetch(sql, args))
+        return await self._engine_fetch(sql, args)
+
+    async def _engine_fetch(self, sql: str, args: list[Any]) -> list[Any]:
+        """Straight to the asyncpg connection SQLAlchemy's pool hands out."""
         async with self._slots():
             async with self.engine.connect() as conn:
                 raw = await conn.get_raw_connection()
-                return list(await raw.driver_connection.fetch(sql, *(params[k] for k in order)))
+                return list(await raw.driver_connection.fetch(sql, *args))
 
     def _slots(self) -> asyncio.Semaphore:
         """At most the pool's size less two reads at once per event loop: more would take
