@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from idbroker import json_codec
+import orjson
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,9 @@ class TokenSet:
 
     @classmethod
     def from_json(cls, raw: bytes) -> TokenSet:
-        data = json_codec.loads(raw)
+        # Written by to_json alone: strings, a list of strings and an epoch-seconds integer,
+        # nothing orjson could read differently from the standard library.
+        data = orjson.loads(raw)
         return cls(**{k: data.get(k) for k in (
             "access_token", "refresh_token", "id_token", "access_token_secret",
             "token_type", "expires_at")}, scope=data.get("scope") or [])
