@@ -21,23 +21,36 @@ _STARTUP_LOCK = 0x1DB0_0001
 _MIGRATION_LOCK = 0x1DB0_0002
 
 
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers proceed while one writer commits; NORMAL is durable under WAL
+    # against process crashes, which is the failure an embedded store must survive.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @sa.event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            # WAL lets readers proceed while one writer commits; NORMAL is durable under WAL
-            # against process crashes, which is the failure an embedded store must survive.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def sqlite_thread_engine(engine: AsyncEngine) -> sa.Engine | None:
+    """A plain (blocking) engine on the same SQLite file, for the store's multi-statement
+    writes run whole in one worker thread (vault/store.py ``Store._in_thread``); None for
+    PostgreSQL and for an in-memory database, which another engine would not see."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") \
+            or "memory" in str(url.query.get("mode", "")):
+        return None
+    sync = sa.create_engine(url.set(drivername="sqlite"), connect_args={"timeout": 30})
+    sa.event.listen(sync, "connect", _sqlite_pragmas)
+    return sync
 
 
 def _alembic_config(connection: sa.Connection) -> Config:
