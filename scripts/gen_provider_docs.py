@@ -30,8 +30,9 @@ The callback URL to register at every provider is `{issuer}login/callback`. Gene
 
 FOOTER = """
 Adding a provider: one module in `src/idbroker/connectors/providers/` (its `SPEC` and
-`CONNECTOR`), one fake in `tests/fakes/providers/` (`STRATEGY` and `make_fake`; both are
-found automatically), a page here, then run this script. The
+`CONNECTOR`) and its line in that package's `MODULES` table (modules are imported on first
+use; a test fails until the line is there), one fake in `tests/fakes/providers/` (`STRATEGY`
+and `make_fake`; found automatically), a page here, then run this script. The
 conformance suite (`tests/functional/providers/test_conformance.py`) runs every catalog entry.
 """
 
