@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from idbroker.clock import now_ms
 from idbroker.errors import AccountConflict, Conflict
@@ -256,9 +256,9 @@ class Store:
         return found
 
     async def get_connection(self, connection_id: str) -> Connection | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(
-                sa.select(t.connections).where(t.connections.c.id == connection_id))).first()
+        # Every login reads it (and list_connections): one hop each (Store._in_thread).
+        row = await self._in_thread(lambda conn: conn.execute(
+            sa.select(t.connections).where(t.connections.c.id == connection_id)).first())
         return self._connection(row) if row else None
 
     async def get_connection_by_name(self, name: str) -> Connection | None:
@@ -271,8 +271,7 @@ class Store:
         query = sa.select(t.connections).order_by(t.connections.c.created_at)
         if strategy:
             query = query.where(t.connections.c.strategy == strategy)
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(query)
+        rows = await self._in_thread(lambda conn: conn.execute(query).all())
         return [self._connection(row) for row in rows]
 
     async def update_connection(self, connection_id: str, *, options: dict[str, Any] | None = None,
@@ -481,55 +480,79 @@ class Store:
                                  profile: UpstreamProfile, tokens: TokenSet, ip: str | None,
                                  requested_scopes: list[str] | None) -> str:
         stamp = now_ms()
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(sa.select(t.identities).where(
+
+        def find(conn: sa.Connection) -> tuple[Identity | None, bool]:
+            row = conn.execute(sa.select(t.identities).where(
                 t.identities.c.connection_id == connection.id,
                 t.identities.c.issuer == issuer,
-                t.identities.c.subject == subject))).first()
+                t.identities.c.subject == subject)).first()
             if row is None:
-                tokens.scope = tokens.scope or list(requested_scopes or [])
-                return await self._first_login(
-                    conn, connection=connection, provider=provider, issuer=issuer,
-                    subject=subject, idp_user_id=idp_user_id, is_social=is_social,
-                    profile=profile, tokens=tokens, ip=ip, stamp=stamp)
+                return None, False
             identity = Identity(**row._mapping)
-            if not tokens.scope:
-                tokens.scope = list(dict.fromkeys(
-                    [*identity.granted_scopes, *(requested_scopes or [])]))
-            if identity.tokens_sealed and not tokens.refresh_token:
-                previous = self.open_tokens(identity)
-                tokens.refresh_token = previous.refresh_token if previous else None
-            if profile.kept:
-                profile = _keep_stored(profile, identity.profile_data or {})
-            primary = await _is_primary(conn, identity)
-            # Inside Store.batch these three go with the rest of the login's writes.
-            writer = _BATCH.get() or conn
+            first = conn.execute(sa.select(t.identities.c.id).where(
+                t.identities.c.user_id == identity.user_id).order_by(
+                t.identities.c.created_at, t.identities.c.id).limit(1)).scalar_one()
+            return identity, first == identity.id
+
+        # The reads in one hop (Store._in_thread); sealing stays on the event loop's thread.
+        identity, primary = await self._in_thread(find)
+        if identity is None:
+            tokens.scope = tokens.scope or list(requested_scopes or [])
+            return await self._first_login(
+                connection=connection, provider=provider, issuer=issuer,
+                subject=subject, idp_user_id=idp_user_id, is_social=is_social,
+                profile=profile, tokens=tokens, ip=ip, stamp=stamp)
+        if not tokens.scope:
+            tokens.scope = list(dict.fromkeys(
+                [*identity.granted_scopes, *(requested_scopes or [])]))
+        if identity.tokens_sealed and not tokens.refresh_token:
+            previous = self.open_tokens(identity)
+            tokens.refresh_token = previous.refresh_token if previous else None
+        if profile.kept:
+            profile = _keep_stored(profile, identity.profile_data or {})
+        writes: list[tuple[Any, dict[str, Any] | None]] = [
             # New tokens: forget refresh failures and fence out an in-flight refresh of
             # the old grant (lifecycle/refresh.py), so it cannot overwrite these.
-            await writer.execute(_FENCE_REFRESH, {"_id": identity.id})
-            await writer.execute(_UPDATE_IDENTITY, {
+            (_FENCE_REFRESH, {"_id": identity.id}),
+            (_UPDATE_IDENTITY, {
                 "_id": identity.id, "profile_data": _profile_data(profile), "updated_at": stamp,
-                **self._sealed_tokens(identity.id, tokens)})
-            await writer.execute(_UPDATE_USER_LOGIN, {
+                **self._sealed_tokens(identity.id, tokens)}),
+            (_UPDATE_USER_LOGIN, {
                 "_user_id": identity.user_id, **(_root_profile(profile) if primary else {}),
-                "updated_at": stamp, "last_login": stamp, "last_ip": ip})
-            return identity.user_id
+                "updated_at": stamp, "last_login": stamp, "last_ip": ip}),
+        ]
+        batch = _BATCH.get()
+        if batch is not None:
+            # Inside Store.batch they go with the rest of the login's writes.
+            batch.statements.extend(writes)
+        else:
+            pending = _Batch()
+            pending.statements = writes
+            await self._commit(pending)
+        return identity.user_id
 
-    async def _first_login(self, conn: AsyncConnection, *, connection: Connection, provider: str,
+    async def _first_login(self, *, connection: Connection, provider: str,
                            issuer: str, subject: str, idp_user_id: str, is_social: bool,
                            profile: UpstreamProfile, tokens: TokenSet, ip: str | None,
                            stamp: int) -> str:
         identity_id = new_id("idn_")
         user_id = f"{provider}|{idp_user_id}"
-        await conn.execute(t.users.insert().values(
+        user = t.users.insert().values(
             user_id=user_id, **_root_profile(profile), app_metadata={}, user_metadata={},
             blocked=False, created_at=stamp, updated_at=stamp, last_login=stamp, last_ip=ip,
-            logins_count=1))
-        await conn.execute(t.identities.insert().values(
+            logins_count=1)
+        identity = t.identities.insert().values(
             id=identity_id, user_id=user_id, connection_id=connection.id,
             connection=connection.name, provider=provider, issuer=issuer, subject=subject,
             idp_user_id=idp_user_id, is_social=is_social, profile_data=_profile_data(profile),
-            created_at=stamp, updated_at=stamp, **self._sealed_tokens(identity_id, tokens)))
+            created_at=stamp, updated_at=stamp, **self._sealed_tokens(identity_id, tokens))
+
+        def insert(conn: sa.Connection) -> None:
+            conn.execute(user)
+            conn.execute(identity)
+        # At once, not batched: a concurrent first login of the same account must meet the
+        # unique constraints here, where record_login retries (IntegrityError).
+        await self._in_thread(insert)
         return user_id
 
     def _sealed_tokens(self, identity_id: str, tokens: TokenSet) -> dict[str, Any]:
@@ -673,10 +696,3 @@ _KEEPABLE = frozenset({"name", "given_name", "family_name", "nickname", "picture
 def _profile_data(profile: UpstreamProfile) -> dict[str, Any]:
     data = {k: v for k, v in _root_profile(profile).items() if k != "extra" and v is not None}
     return {**profile.extra, **data}
-
-
-async def _is_primary(conn: AsyncConnection, identity: Identity) -> bool:
-    first = (await conn.execute(sa.select(t.identities.c.id).where(
-        t.identities.c.user_id == identity.user_id).order_by(
-        t.identities.c.created_at, t.identities.c.id).limit(1))).scalar_one()
-    return first == identity.id
