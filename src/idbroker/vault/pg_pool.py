@@ -38,6 +38,8 @@ CONNECTION_LOST: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CannotConnectNowError,  # 57P03: starting up, in recovery
     ConnectionError,
 )
+# A connection in a state no statement can be sent in (its backend died mid-protocol).
+_BROKEN = (*CONNECTION_LOST, asyncpg.exceptions.InternalClientError)
 
 
 def is_asyncpg(engine: AsyncEngine) -> bool:
@@ -93,22 +95,39 @@ class PgPool:
             return False
 
     async def fetch(self, sql: str, args: Sequence[Any]) -> list[asyncpg.Record]:
-        pool = self._pool
-        assert pool is not None
-        try:
-            return await pool.fetch(sql, *args)
-        except CONNECTION_LOST:
-            # The pool has dropped the dead connection; the next acquire opens a new one.
-            return await pool.fetch(sql, *args)
+        rows: list[asyncpg.Record] = await self._send("fetch", sql, args)
+        return rows
 
     async def execute(self, sql: str, args: Sequence[Any]) -> str:
         """One statement in a transaction of its own (PostgreSQL commits it on success)."""
+        status: str = await self._send("execute", sql, args)
+        return status
+
+    async def _send(self, method: str, sql: str, args: Sequence[Any]) -> Any:
         pool = self._pool
         assert pool is not None
-        try:
-            return await pool.execute(sql, *args)
-        except CONNECTION_LOST:
-            return await pool.execute(sql, *args)
+        for attempt in (1, 2):
+            connection = await pool.acquire()
+            try:
+                return await getattr(connection, method)(sql, *args)
+            except _BROKEN:
+                # The backend's FATAL message (pg_terminate_backend) arrives before its socket
+                # closes: until then the connection looks open, and without a reset query
+                # (_keep_session) the pool would hand it to the next caller, stuck waiting for
+                # a ReadyForQuery that never comes. Terminated, it is replaced on acquire.
+                try:
+                    connection.terminate()
+                except asyncpg.InterfaceError:
+                    pass  # its socket closed first: asyncpg has already taken it back
+                # A backend that died (restart, failover, pg_terminate_backend) seldom dies
+                # alone: every idle connection is replaced on its next acquire, so the one
+                # retry below does not land on another dead one.
+                await pool.expire_connections()
+                if attempt == 2:
+                    raise
+            finally:
+                await pool.release(connection)
+        raise AssertionError("unreachable")
 
     @staticmethod
     def lost(exc: BaseException) -> bool:
