@@ -54,8 +54,9 @@ def _args() -> argparse.Namespace:
                    help="only hello-world, read, the oidc-provider userinfo baseline and the "
                         "footprint (e.g. for --users 1000000)")
     p.add_argument("--reuse", type=Path, default=None,
-                   help="SQLite data directory a previous run seeded with --users N: serve it "
-                        "again instead of seeding (with --read-only)")
+                   help="data directory a previous run seeded with --users N (with "
+                        "--store postgres: and the database of --pg-url, which is then not "
+                        "wiped): serve it again instead of seeding (with --read-only)")
     p.add_argument("--no-oidc-provider", action="store_true",
                    help="skip the node-oidc-provider baselines")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -201,11 +202,11 @@ def main() -> None:
                   else oidc_provider.ensure_installed())
     broker = f"http://127.0.0.1:{ports['broker']}"
     upstream = f"http://127.0.0.1:{ports['upstream']}"
-    if args.store == "postgres":
+    if args.reuse and not args.read_only:
+        raise SystemExit("bench: --reuse is for --read-only runs")
+    if args.store == "postgres" and not args.reuse:
         asyncio.run(seed.reset_postgres(args.pg_url))
     data_dir = args.reuse or tmp / "data"
-    if args.reuse and (args.store != "sqlite" or not args.read_only):
-        raise SystemExit("bench: --reuse is for --store sqlite --read-only")
     broker_env = {"IDBROKER_DATA_DIR": str(data_dir), "IDBROKER_ISSUER": broker + "/",
                   "IDBROKER_LOG_LEVEL": "WARNING",
                   # The benchmark measures throughput, not the per-IP budget (docs/rate-limits.md).
