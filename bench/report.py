@@ -79,7 +79,8 @@ def markdown(res: dict[str, Any]) -> str:
               + (f"Seeding {res['users']:,} users through `users import` took "
                  f"{res['seed_s']:.1f} s ({res['users'] / res['seed_s']:,.0f} users/s)."
                  if res.get("seed_s") else f"Store seeded by an earlier run "
-                                           f"({res.get('reused')}).")]
+                                           f"({res.get('reused')}), read into the page cache "
+                                           f"first ({res.get('warm_s') or 0:.0f} s).")]
     if f.get("oidc_provider_rss_mb"):
         lines += ["", f"oidc-provider: start-up {f['oidc_provider_startup_s']:.2f} s, resident "
                   f"size per process {', '.join(f'{v:.0f} MB' for v in f['oidc_provider_rss_mb'])}."]

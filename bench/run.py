@@ -237,6 +237,8 @@ def main() -> None:
             print(f"bench: reusing the {args.users:,} users seeded in {args.reuse}")
             seeded = asyncio.run(seed.reuse(settings, users=args.users))
             results["seed_s"], results["reused"] = None, str(args.reuse)
+            results["warm_s"] = asyncio.run(seed.warm(settings))
+            print(f"bench: store read into the page cache in {results['warm_s']:.1f} s")
         else:
             print(f"bench: seeding {args.users:,} users into {args.store}")
             began = time.perf_counter()

@@ -8,6 +8,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -149,3 +150,26 @@ async def reset_postgres(url: str) -> None:
         await conn.execute(sa.text("DROP SCHEMA public CASCADE"))
         await conn.execute(sa.text("CREATE SCHEMA public"))
     await engine.dispose()
+
+
+async def warm(settings: Settings) -> float:
+    """Bring the store into the OS page cache, as a server that has been running has it: a
+    reused 1,000,000-user SQLite file (1.3 GB) read cold from this machine's disk cost ~8 ms per
+    user read, 300 times the warm read, and measured the disk, not idbroker. Returns seconds."""
+    began = time.perf_counter()
+    if settings.database_url is None:
+        for path in sorted(Path(settings.data_dir).glob("idbroker.db*")):
+            with path.open("rb") as f:
+                while f.read(1 << 22):
+                    pass
+    else:
+        from sqlalchemy.ext.asyncio import create_async_engine
+        engine = create_async_engine(settings.sqlalchemy_url)
+        try:
+            async with engine.connect() as conn:
+                for table in ("users", "identities", "clients", "client_grants"):
+                    # Every row, so every page of the table, through the OS cache.
+                    await conn.execute(sa.text(f"SELECT sum(octet_length(t::text)) FROM {table} t"))
+        finally:
+            await engine.dispose()
+    return time.perf_counter() - began
