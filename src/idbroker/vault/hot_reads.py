@@ -21,6 +21,7 @@ SQLite (which another connection cannot see) runs them through SQLAlchemy.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import sqlite3
@@ -141,6 +142,13 @@ _CLIENT_NAMES = [c.name for c in _CLIENT_COLUMNS]
 _GRANT_NAMES = [c.name for c in _GRANT_COLUMNS]
 
 
+# Records are built positionally (a dict and keyword arguments per row cost more than the
+# rest of the conversion): their fields must be the columns, in order.
+if [f.name for f in dataclasses.fields(Identity)] != _IDENTITY_NAMES \
+        or [f.name for f in dataclasses.fields(User)] != [*_USER_NAMES, "identities"]:
+    raise RuntimeError("vault/records.py User/Identity fields no longer match their columns")
+
+
 def _convert(row: Sequence[Any], conv: list[tuple[int, Callable[[Any], Any]]]) -> list[Any]:
     values = list(row)
     for n, fn in conv:
@@ -156,8 +164,8 @@ def _user(rows: Sequence[Sequence[Any]], convert: bool) -> User | None:
     for row in rows:
         values = _convert(row, _USER_CONV) if convert else list(row)
         if values[_N_USER] is not None:  # identities.id: NULL when the user has none
-            identities.append(Identity(**dict(zip(_IDENTITY_NAMES, values[_N_USER:]))))
-    return User(**dict(zip(_USER_NAMES, values[:_N_USER])), identities=identities)
+            identities.append(Identity(*values[_N_USER:]))
+    return User(*values[:_N_USER], identities)  # type: ignore[arg-type]
 
 
 def _params_of(name: str, key: Any) -> dict[str, Any]:
