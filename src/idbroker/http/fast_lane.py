@@ -82,6 +82,7 @@ class FastLane:
 
     async def _read_user(self, scope: Scope, send: Send) -> bool:
         """True when answered; False (nothing done) sends the request to the full stack."""
+        started = time.perf_counter()
         user_id = scope["path"][len(USERS_PREFIX):]
         if not user_id or "/" in user_id or scope["query_string"] or carries_nul(scope):
             return False
@@ -99,7 +100,6 @@ class FastLane:
             auth.require(caller, "read:users")
         except IdbrokerError:
             return False
-        started = time.perf_counter()
         limit = None
         if ratelimit.enabled(rt):
             azp = caller.claims.get("azp")
@@ -126,6 +126,7 @@ class FastLane:
 
     async def _token(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """None when answered; else the ``receive`` the full stack should read the body from."""
+        started = time.perf_counter()
         authorization = content_type = length = None
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -156,7 +157,6 @@ class FastLane:
             return rest
         if client.is_public or CLIENT_CREDENTIALS not in client.grant_types:
             return rest
-        started = time.perf_counter()
         limit = None
         if ratelimit.enabled(rt):
             limit = await ratelimit.hit(rt, scope, Headers(scope=scope), "token",
