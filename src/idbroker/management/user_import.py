@@ -345,6 +345,7 @@ async def import_users(rt: Runtime, source: IO[str], *, connection: str, upsert:
     batch: list[user_bulk.NewAccount] = []
     where: list[tuple[int, int]] = []
     seen: dict[str, int] = {}
+    written = [0]  # batches written so far
 
     def fail(index: int, line: int, message: str) -> None:
         error = RecordError(index, line, message)
@@ -365,6 +366,8 @@ async def import_users(rt: Runtime, source: IO[str], *, connection: str, upsert:
         report.inserted += result.inserted
         report.updated += result.updated
         report.skipped += result.skipped
+        written[0] += 1
+        await user_bulk.keep_statistics(rt.store, written[0])
         batch.clear()
         where.clear()
         seen.clear()
