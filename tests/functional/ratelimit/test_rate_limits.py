@@ -148,3 +148,28 @@ async def test_processes_share_one_budget_in_redis(make_broker: MakeBroker,
     assert [r.headers["x-ratelimit-remaining"] for r in burst] == ["2", "1", "0", "0"]
     keys = await redis.Redis.from_url(redis_db).keys("idbroker:rl:*")
     assert len(keys) == 1 and 0 < await redis.Redis.from_url(redis_db).ttl(keys[0]) <= WINDOW + 1
+
+
+async def test_user_reads_answered_by_the_fast_lane_share_the_management_budget(
+        make_broker: MakeBroker) -> None:
+    """GET /api/v2/users/{id} is answered by the fast lane (http/fast_lane.py), other
+    Management API calls by the full stack: one budget, one 429 shape."""
+    broker = await make_broker(rate_limits=limits(management=3))
+    broker.runtime.settings.rate_limits.enabled = False
+    token = await broker.admin_token()
+    broker.runtime.settings.rate_limits.enabled = True
+    for _attempt in range(2):
+        burst = [await broker.mgmt("GET", "users/auth0%7Cnobody", token=token),
+                 await broker.mgmt("GET", "clients", token=token),
+                 await broker.mgmt("GET", "users/auth0%7Cnobody", token=token),
+                 await broker.mgmt("GET", "users/auth0%7Cnobody", token=token),
+                 await broker.mgmt("GET", "clients", token=token)]
+        if same_window(burst):
+            break
+    assert [r.status_code for r in burst] == [404, 200, 404, 429, 429]
+    lane, full = burst[3], burst[4]
+    assert lane.json() == full.json() == {
+        "statusCode": 429, "error": "Too Many Requests",
+        "message": "Global limit has been reached", "errorCode": "too_many_requests"}
+    assert sorted(lane.headers.keys()) == sorted(full.headers.keys())
+    assert [int(r.headers["x-ratelimit-remaining"]) for r in burst[:3]] == [2, 1, 0]
