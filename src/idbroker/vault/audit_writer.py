@@ -171,7 +171,8 @@ class AuditWriter:
             conn.executemany(self._insert, self._params(rows))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         self._inline_commits += 1
         if self._inline_commits % CHECKPOINT_EVERY == 0:
