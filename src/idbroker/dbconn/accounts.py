@@ -6,7 +6,6 @@ Used by ``POST /dbconnections/signup``, the hosted sign-up page and ``POST /api/
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from idbroker.dbconn import STRATEGY, policy
 from idbroker.dbconn.hashing import hashing_for
 from idbroker.dbconn.options import DatabaseOptions, parse_options
 from idbroker.errors import Conflict, DatabaseConnectionError
+from idbroker.json_values import has_nul, metadata_problem
 from idbroker.runtime import Runtime
 from idbroker.vault import password_store
 from idbroker.vault.records import Client, Connection
@@ -27,7 +27,6 @@ _EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
 # Auth0's username alphabet.
 _USERNAME = re.compile(r"[A-Za-z0-9_+\-.!#$'^`~@]+")
 MAX_IDENTIFIER_CHARS = 320
-MAX_METADATA_BYTES = 16_384
 
 
 def normalise(identifier: str) -> str:
@@ -120,33 +119,20 @@ def parse_profile(body: dict[str, Any], options: DatabaseOptions) -> Profile:
                 f"Invalid sign up: the username must be {limits.min} to {limits.max} "
                 "letters, digits or _+-.!#$'^`~ (no @)", code="invalid_username")
     if profile.user_metadata is not None:
-        problem = metadata_problem(profile.user_metadata)
+        problem = sign_up_metadata_problem(profile.user_metadata)
         if problem:
             raise signup_error(f"Invalid sign up: user_metadata {problem}")
     return profile
 
 
-def metadata_problem(value: dict[str, Any]) -> str | None:
-    """Auth0's metadata rule, as the Management API applies it (management/user_admin.py)."""
-    for key in value:
-        if not key or "." in key or key.startswith("$") or len(key) > 64:
-            return "keys must be 1-64 characters, without '.' and not starting with '$'"
-    if len(json.dumps(value)) > MAX_METADATA_BYTES:
-        return f"must be at most {MAX_METADATA_BYTES} bytes of JSON"
-    if _has_nul(value):
+def sign_up_metadata_problem(value: dict[str, Any]) -> str | None:
+    """Auth0's metadata rule, as the Management API applies it, plus no NUL (which the
+    Management API refuses for every field at once, management/user_admin.py)."""
+    problem = metadata_problem(value)
+    if problem is None and has_nul(value):
         # PostgreSQL cannot store U+0000 in text.
         return "must not contain NUL characters"
-    return None
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+    return problem
 
 
 async def create_account(rt: Runtime, database: Database, profile: Profile, password: str, *,

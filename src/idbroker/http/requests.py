@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from idbroker.errors import BadRequest, InvalidRequest
+from idbroker.json_values import has_nul
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -35,21 +36,11 @@ async def read_json(request: Request, limit: int) -> Any:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("Invalid JSON body", error_code="invalid_body") from exc
-    if _has_nul(body):
+    if has_nul(body):
         # PostgreSQL cannot store U+0000 in text; no identifier or name legitimately has one.
         raise BadRequest("Payload validation error: NUL characters are not allowed",
                          error_code="invalid_body")
     return body
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def client_ip(request: Request) -> str | None:

@@ -21,7 +21,7 @@ from idbroker.encoding import b64url_decode
 from idbroker.errors import BadRequest, Forbidden, NotFound
 from idbroker.lifecycle import revocation
 from idbroker.lifecycle.outbox import IDENTITY_LINKED, IDENTITY_UNLINKED, emit_event
-from idbroker.management.user_admin import has_nul
+from idbroker.json_values import has_nul
 from idbroker.management.users import checked_user_id, render_user
 from idbroker.management.validation import parse
 from idbroker.oauth.tokens import VerifiedAccessToken

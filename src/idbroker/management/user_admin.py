@@ -10,7 +10,6 @@ by (connection, upstream issuer, subject) and fills them in (docs/users.md).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from idbroker.errors import BadRequest, NotFound
+from idbroker.json_values import has_nul, metadata_problem
 from idbroker.dbconn import STRATEGY as DATABASE_STRATEGY
 from idbroker.lifecycle.outbox import USER_DELETED, emit_event, enqueue_revocation
 from idbroker.management.users import checked_user_id, render_user
@@ -26,7 +26,6 @@ from idbroker.oauth.tokens import VerifiedAccessToken
 from idbroker.runtime import Runtime
 from idbroker.vault import user_writes
 
-MAX_METADATA_BYTES = 16_384
 _EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+")
 
 
@@ -50,24 +49,10 @@ def _picture(value: str | None) -> str | None:
 def check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    for key in value:
-        # Auth0's rule; it also keeps app_metadata.<key> search paths unambiguous.
-        if not key or "." in key or key.startswith("$") or len(key) > 64:
-            raise ValueError("keys must be 1-64 characters, without '.' and not starting with '$'")
-    if len(json.dumps(value)) > MAX_METADATA_BYTES:
-        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+    problem = metadata_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
-
-
-def has_nul(value: Any) -> bool:
-    """PostgreSQL refuses NUL in text; refused up front rather than failing at the insert."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
 
 
 class _Profile(BaseModel):
