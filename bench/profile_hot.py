@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,14 +47,22 @@ def _hello_app() -> Starlette:
 
 async def call(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]],
                body: bytes = b"") -> tuple[int, bytes]:
+    status, _, content = await call_full(app, method, path, headers, body)
+    return status, content
+
+
+async def call_full(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]],
+                    body: bytes = b"", host: str = "127.0.0.1:8000",
+                    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """One request to an ASGI app, no sockets: (status, response headers, body)."""
     raw_path, _, query = path.partition("?")
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": method, "scheme": "http", "path": _unquote(raw_path),
+             "method": method, "scheme": "http", "path": unquote(raw_path),
              "raw_path": raw_path.encode(), "query_string": query.encode(),
-             "root_path": "", "headers": [(b"host", b"127.0.0.1:8000"), *headers],
+             "root_path": "", "headers": [(b"host", host.encode()), *headers],
              "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "app": app}
     sent = False
-    status, chunks = 0, []
+    status, out_headers, chunks = 0, [], []
 
     async def receive() -> dict[str, Any]:
         nonlocal sent
@@ -66,16 +76,39 @@ async def call(app: Any, method: str, path: str, headers: list[tuple[bytes, byte
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
+            out_headers.extend(message.get("headers", []))
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
     await app(scope, receive, send)
-    return status, b"".join(chunks)
+    return status, out_headers, b"".join(chunks)
 
 
-def _unquote(path: str) -> str:
-    from urllib.parse import unquote
-    return unquote(path)
+async def hot_scenarios(rt: Runtime, app: Any) -> dict[str, Callable[[], Awaitable[None]]]:
+    """The read (``GET /api/v2/users/{id}`` with read:user_idp_tokens, a random seeded user)
+    and the token (``POST /oauth/token`` client_credentials), each one request."""
+    reader = await _m2m(rt, "profile reader", ["read:users", "read:user_idp_tokens"])
+    async with rt.store.engine.connect() as conn:
+        ids = list((await conn.execute(sa.select(t.users.c.user_id).limit(5000))).scalars())
+    form = urlencode({"grant_type": "client_credentials", "client_id": reader[0],
+                      "client_secret": reader[1],
+                      "audience": rt.settings.management_audience}).encode()
+    form_headers = [(b"content-type", b"application/x-www-form-urlencoded"),
+                    (b"content-length", str(len(form)).encode())]
+    status, body = await call(app, "POST", "/oauth/token", form_headers, form)
+    assert status == 200, body
+    bearer = [(b"authorization", f"Bearer {json.loads(body)['access_token']}".encode())]
+
+    async def read() -> None:
+        path = f"/api/v2/users/{quote(random.choice(ids), safe='')}"
+        status, body = await call(app, "GET", path, bearer)
+        assert status == 200 and b"access_token" in body, body[:300]
+
+    async def issue() -> None:
+        status, body = await call(app, "POST", "/oauth/token", form_headers, form)
+        assert status == 200, body
+
+    return {"read": read, "token": issue}
 
 
 async def drive(n: int, concurrency: int, one: Any) -> tuple[float, float]:
@@ -107,34 +140,12 @@ async def main() -> None:
     rt = await Runtime.start(settings)
     app = create_app(settings, runtime=rt, fast_lane=not args.no_fast_lane)
     hello = _hello_app()
-    reader = await _m2m(rt, "profile reader", ["read:users", "read:user_idp_tokens"])
-    async with rt.store.engine.connect() as conn:
-        ids = list((await conn.execute(sa.select(t.users.c.user_id).limit(5000))).scalars())
-    form = urlencode({"grant_type": "client_credentials", "client_id": reader[0],
-                      "client_secret": reader[1],
-                      "audience": settings.management_audience}).encode()
-    form_headers = [(b"content-type", b"application/x-www-form-urlencoded"),
-                    (b"content-length", str(len(form)).encode())]
-    status, body = await call(app, "POST", "/oauth/token", form_headers, form)
-    assert status == 200, body
-    import json
-    token = json.loads(body)["access_token"]
-    bearer = [(b"authorization", f"Bearer {token}".encode())]
-
-    async def read() -> None:
-        path = f"/api/v2/users/{quote(random.choice(ids), safe='')}"
-        status, body = await call(app, "GET", path, bearer)
-        assert status == 200 and b"access_token" in body, body[:300]
-
-    async def issue() -> None:
-        status, body = await call(app, "POST", "/oauth/token", form_headers, form)
-        assert status == 200, body
 
     async def hello_world() -> None:
         status, _ = await call(hello, "GET", "/hello", [])
         assert status == 200
 
-    scenarios = {"hello": hello_world, "read": read, "token": issue}
+    scenarios = {"hello": hello_world, **await hot_scenarios(rt, app)}
     for one in scenarios.values():  # warm: caches, connections, statement caches
         for _ in range(50):
             await one()

@@ -14,24 +14,18 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
-
-from bench.profile_hot import ISSUER, call, drive  # noqa: E402
-from bench.seed import _m2m  # noqa: E402
+from bench.profile_hot import ISSUER, drive, hot_scenarios  # noqa: E402
 from idbroker.http.app import create_app  # noqa: E402
 from idbroker.runtime import Runtime  # noqa: E402
 from idbroker.settings import Settings  # noqa: E402
-from idbroker.vault import schema as t  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -94,28 +88,7 @@ async def main() -> None:
     database = args.database_url.rsplit("/", 1)[1].split("?")[0]
     rt = await Runtime.start(settings)
     app = create_app(settings, runtime=rt)
-    reader = await _m2m(rt, "profile reader", ["read:users", "read:user_idp_tokens"])
-    async with rt.store.engine.connect() as conn:
-        ids = list((await conn.execute(sa.select(t.users.c.user_id).limit(5000))).scalars())
-    form = urlencode({"grant_type": "client_credentials", "client_id": reader[0],
-                      "client_secret": reader[1],
-                      "audience": settings.management_audience}).encode()
-    form_headers = [(b"content-type", b"application/x-www-form-urlencoded"),
-                    (b"content-length", str(len(form)).encode())]
-    status, body = await call(app, "POST", "/oauth/token", form_headers, form)
-    assert status == 200, body
-    bearer = [(b"authorization", f"Bearer {json.loads(body)['access_token']}".encode())]
-
-    async def read() -> None:
-        path = f"/api/v2/users/{quote(random.choice(ids), safe='')}"
-        status, body = await call(app, "GET", path, bearer)
-        assert status == 200 and b"access_token" in body, body[:300]
-
-    async def issue() -> None:
-        status, body = await call(app, "POST", "/oauth/token", form_headers, form)
-        assert status == 200, body
-
-    scenarios = {"read": read, "token": issue}
+    scenarios = await hot_scenarios(rt, app)
     for one in scenarios.values():
         for _ in range(50):
             await one()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench.profile_hot import call  # noqa: E402
+from bench.profile_hot import call_full  # noqa: E402
 from bench.seed import APP_CALLBACK, CONNECTION, seed  # noqa: E402
 
 ISSUER = "http://127.0.0.1:8000/"
@@ -64,35 +64,7 @@ async def asgi(app: Any, method: str, url: str, headers: list[tuple[bytes, bytes
                body: bytes = b"") -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     parts = urlsplit(url)
     path = parts.path + ("?" + parts.query if parts.query else "")
-    out_headers: list[tuple[bytes, bytes]] = []
-    status, chunks = 0, []
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-            out_headers.extend(message.get("headers", []))
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-
-    from urllib.parse import unquote
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": method, "scheme": "http", "path": unquote(parts.path),
-             "raw_path": parts.path.encode(), "query_string": parts.query.encode(),
-             "root_path": "", "headers": [(b"host", parts.netloc.encode()), *(headers or [])],
-             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "app": app}
-    await app(scope, receive, send)
-    del path
-    return status, out_headers, b"".join(chunks)
+    return await call_full(app, method, path, headers or [], body, host=parts.netloc)
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
