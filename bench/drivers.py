@@ -27,18 +27,24 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def one_login(http: httpx.AsyncClient, broker: str, app: tuple[str, str]) -> dict[str, Any]:
-    """authorize → upstream (auto-approving) → callback → code exchange; return the token body."""
+def authorize_params(client_id: str) -> tuple[str, str, dict[str, str]]:
+    """A timed login's /authorize query: (PKCE verifier, state, parameters)."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
     state = secrets.token_urlsafe(16)
-    params = {"response_type": "code", "client_id": app[0], "redirect_uri": APP_CALLBACK,
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": APP_CALLBACK,
               "scope": "openid profile email offline_access", "state": state,
               "nonce": secrets.token_urlsafe(16), "connection": CONNECTION,
               # A new sign-in every time: without it the broker's session cookie (SSO) would
               # answer the repeat logins of a browser without going to the upstream.
               "prompt": "login",
               "code_challenge": challenge.decode(), "code_challenge_method": "S256"}
+    return verifier, state, params
+
+
+async def one_login(http: httpx.AsyncClient, broker: str, app: tuple[str, str]) -> dict[str, Any]:
+    """authorize → upstream (auto-approving) → callback → code exchange; return the token body."""
+    verifier, state, params = authorize_params(app[0])
     start = await http.get(f"{broker}/authorize?{urlencode(params)}")
     assert start.status_code == 302, start.text
     upstream = await http.get(start.headers["location"])
@@ -63,13 +69,7 @@ async def one_login_lean(http: aiohttp.ClientSession, broker: str,
     session's cookie jar plays the browser: the binding cookie (Path=/login/callback) and the
     session cookie (Path=/) go where and when a browser would send them, and expire or are
     cleared as the server says."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
-    state = secrets.token_urlsafe(16)
-    params = {"response_type": "code", "client_id": app[0], "redirect_uri": APP_CALLBACK,
-              "scope": "openid profile email offline_access", "state": state,
-              "nonce": secrets.token_urlsafe(16), "connection": CONNECTION, "prompt": "login",
-              "code_challenge": challenge.decode(), "code_challenge_method": "S256"}
+    verifier, state, params = authorize_params(app[0])
     async with http.get(f"{broker}/authorize?{urlencode(params)}",
                         allow_redirects=False) as start:
         assert start.status == 302, await start.text()

@@ -74,7 +74,6 @@ def _postgres_cpu_s() -> float:
 
 def main() -> None:
     args = _args()
-    from idbroker.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="idbroker-login-"))
     ports = {name: servers.free_port() for name in ("broker", "upstream")}
@@ -83,13 +82,8 @@ def main() -> None:
     if args.store == "postgres":
         asyncio.run(seed.reset_postgres(args.pg_url))
     data_dir = tmp / "data"
-    env = {"IDBROKER_DATA_DIR": str(data_dir), "IDBROKER_ISSUER": broker + "/",
-           "IDBROKER_LOG_LEVEL": "WARNING",
-           "IDBROKER_RATE_LIMITS": json.dumps({"enabled": False})}
-    if args.store == "postgres":
-        env["IDBROKER_DATABASE_URL"] = args.pg_url
-    settings = Settings(data_dir=data_dir, issuer=broker + "/", log_level="WARNING",
-                        database_url=env.get("IDBROKER_DATABASE_URL"))
+    env, settings = servers.broker_config(
+        data_dir, broker, args.pg_url if args.store == "postgres" else None)
     secret = secrets.token_urlsafe(32)
     started: list[servers.Server] = []
     try:

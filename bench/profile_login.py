@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import os
 import secrets
 import sys
@@ -25,8 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.drivers import authorize_params  # noqa: E402
 from bench.profile_hot import call_full  # noqa: E402
-from bench.seed import APP_CALLBACK, CONNECTION, seed  # noqa: E402
+from bench.seed import APP_CALLBACK, seed  # noqa: E402
 
 ISSUER = "http://127.0.0.1:8000/"
 UPSTREAM = "http://127.0.0.1:8999"
@@ -73,13 +72,7 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
 
 async def one_login(app: Any, upstream: Any, client: tuple[str, str],
                     jar: dict[str, str]) -> None:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
-    state = secrets.token_urlsafe(16)
-    params = {"response_type": "code", "client_id": client[0], "redirect_uri": APP_CALLBACK,
-              "scope": "openid profile email offline_access", "state": state,
-              "nonce": secrets.token_urlsafe(16), "connection": CONNECTION, "prompt": "login",
-              "code_challenge": challenge.decode(), "code_challenge_method": "S256"}
+    verifier, state, params = authorize_params(client[0])
 
     def cookie() -> list[tuple[bytes, bytes]]:
         return [(b"cookie", "; ".join(f"{k}={v}" for k, v in jar.items()).encode())] if jar else []

@@ -194,7 +194,6 @@ def main() -> None:
     args = _args()
     wrk.ensure_wrk()
     seconds, rounds = (4.0, 1) if args.quick else (10.0, 3)
-    from idbroker.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="idbroker-bench-"))
     ports = {name: servers.free_port() for name in ("broker", "upstream", "hello", "op")}
@@ -207,14 +206,8 @@ def main() -> None:
     if args.store == "postgres" and not args.reuse:
         asyncio.run(seed.reset_postgres(args.pg_url))
     data_dir = args.reuse or tmp / "data"
-    broker_env = {"IDBROKER_DATA_DIR": str(data_dir), "IDBROKER_ISSUER": broker + "/",
-                  "IDBROKER_LOG_LEVEL": "WARNING",
-                  # The benchmark measures throughput, not the per-IP budget (docs/rate-limits.md).
-                  "IDBROKER_RATE_LIMITS": json.dumps({"enabled": False})}
-    if args.store == "postgres":
-        broker_env["IDBROKER_DATABASE_URL"] = args.pg_url
-    settings = Settings(data_dir=data_dir, issuer=broker + "/", log_level="WARNING",
-                        database_url=broker_env.get("IDBROKER_DATABASE_URL"))
+    broker_env, settings = servers.broker_config(
+        data_dir, broker, args.pg_url if args.store == "postgres" else None)
     upstream_secret = secrets.token_urlsafe(32)
     py_env = {"PYTHONPATH": str(ROOT)}
     results: dict[str, Any] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -106,3 +108,17 @@ def uvicorn_cmd(app: str, port: int, workers: int, *, factory: bool = False) -> 
 def idbroker_cmd(port: int, workers: int) -> list[str]:
     return [str(VENV_BIN / "idbroker"), "serve", "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers)]
+
+
+def broker_config(data_dir: Path, broker: str, pg_url: str | None) -> tuple[dict[str, str], Any]:
+    """``idbroker serve``'s environment for a run, and the same as ``Settings`` (for seeding
+    the store it will serve). Rate limits are off: a run measures throughput, not the per-IP
+    budget (docs/rate-limits.md)."""
+    from idbroker.settings import Settings
+    env = {"IDBROKER_DATA_DIR": str(data_dir), "IDBROKER_ISSUER": broker + "/",
+           "IDBROKER_LOG_LEVEL": "WARNING",
+           "IDBROKER_RATE_LIMITS": json.dumps({"enabled": False})}
+    if pg_url is not None:
+        env["IDBROKER_DATABASE_URL"] = pg_url
+    return env, Settings(data_dir=data_dir, issuer=broker + "/", log_level="WARNING",
+                         database_url=pg_url)
