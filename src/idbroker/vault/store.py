@@ -118,22 +118,20 @@ class Store:
             yield
         finally:
             _BATCH.reset(token)
-        await self._commit(pending)
+        await self._commit(pending.statements)
 
     async def flush(self) -> None:
         """Commit what the current batch has queued so far (before reading it back)."""
         pending = _BATCH.get()
-        if pending is not None and pending.statements:
+        if pending is not None:
             statements, pending.statements = pending.statements, []
-            batch = _Batch()
-            batch.statements = statements
-            await self._commit(batch)
+            await self._commit(statements)
 
-    async def _commit(self, pending: _Batch) -> None:
+    async def _commit(self, statements: list[tuple[Any, dict[str, Any] | None]]) -> None:
         def run(conn: sa.Connection) -> None:
-            for statement, parameters in pending.statements:
+            for statement, parameters in statements:
                 conn.execute(statement, parameters)
-        if pending.statements:
+        if statements:
             await self._in_thread(run)
 
     async def _in_thread(self, work: Callable[[sa.Connection], _T]) -> _T:
@@ -526,9 +524,7 @@ class Store:
             # Inside Store.batch they go with the rest of the login's writes.
             batch.statements.extend(writes)
         else:
-            pending = _Batch()
-            pending.statements = writes
-            await self._commit(pending)
+            await self._commit(writes)
         return identity.user_id
 
     async def _first_login(self, *, connection: Connection, provider: str,
