@@ -16,6 +16,16 @@ automatic checkpoint is off) but handed to a thread of its own every ``CHECKPOIN
 commits. When another connection holds the write lock (the other workers, a login) the batch
 goes to that thread, which waits for the lock, so the loop never waits on another writer either.
 Writing inline saves the thread hop of every batch: a quarter of an audited read's cost.
+
+A PASSIVE checkpoint alone never lets the log start over under steady load: SQLite rewinds the
+log only when a write begins with every frame already copied back, and the inline commits go on
+appending while the thread copies. The log then grows without end (a gigabyte in minutes at a few
+thousand reads a second). So once it holds more than ``RESTART_FRAMES`` frames, the thread runs a
+RESTART checkpoint, which holds the write lock while it copies the frames written since the
+PASSIVE one (batches meanwhile go to the thread and wait) and waits a moment for readers still
+on the log; the next commit then writes from the log's start, and
+``journal_size_limit`` gives the file back to the disk. A reader holding an old snapshot for
+long (an export) makes it give up after ``RESTART_WAIT_MS``; the next checkpoint tries again.
 On PostgreSQL the batch is one statement on the asyncpg pool of the hot paths (vault/pg_pool.py):
 an INSERT … SELECT FROM unnest() of one array per column, in a transaction of its own, so one
 round trip whatever the batch's size. It skips a row whose id is already there (ids are random),
@@ -44,6 +54,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite as sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from idbroker.vault import schema as t
+from idbroker.vault.db import WAL_SIZE_LIMIT
 from idbroker.vault.hot_reads import sqlite_file
 
 if TYPE_CHECKING:  # asyncpg is imported only on PostgreSQL (start-up time)
@@ -55,6 +66,10 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 500
 # Inline commits between two checkpoints run by the writer thread: a few MB of log at most.
 CHECKPOINT_EVERY = 64
+# Frames (pages) in the log past which the checkpoint also rewinds it: 16 MB of 4 KB pages.
+RESTART_FRAMES = 4096
+# How long a rewinding checkpoint may hold the write lock waiting for readers on the log.
+RESTART_WAIT_MS = 20
 
 
 class _Queue:
@@ -77,7 +92,7 @@ class AuditWriter:
         self._sqlite: sqlite3.Connection | None = None
         self._inline = threading.local()
         self._inline_opened: list[sqlite3.Connection] = []
-        self._inline_commits = 0
+        self._since_checkpoint = 0  # inline commits since the last checkpoint began
         self._checkpoints: set[asyncio.Future[None]] = set()
         self._json = [c.name for c in t.audit_log.c if isinstance(c.type, sa.JSON)]
         self._insert = str(t.audit_log.insert().compile(dialect=sqlite_dialect(
@@ -135,6 +150,7 @@ class AuditWriter:
             self._sqlite = sqlite3.connect(self._path or "", check_same_thread=False)
             self._sqlite.execute("PRAGMA busy_timeout=30000")
             self._sqlite.execute("PRAGMA synchronous=NORMAL")  # as the engine's connections
+            self._sqlite.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         return self._sqlite
 
     def _insert_sqlite(self, rows: list[dict[str, Any]]) -> None:
@@ -145,8 +161,19 @@ class AuditWriter:
 
     def _checkpoint(self) -> None:
         """In the writer thread: copy the log into the database file, as far as no reader
-        still needs it (PASSIVE never waits for anyone)."""
-        self._writer_connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        still needs it (PASSIVE never waits for anyone); past ``RESTART_FRAMES``, also make
+        the next commit write from the log's start (the module's docstring says why)."""
+        conn = self._writer_connection()
+        _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames <= RESTART_FRAMES:
+            return
+        conn.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        finally:
+            conn.execute("PRAGMA busy_timeout=30000")
+        if busy:
+            log.debug("audit log: the write-ahead log could not be rewound yet (a reader)")
 
     def _inline_connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._inline, "conn", None)
@@ -156,6 +183,7 @@ class AuditWriter:
             conn.execute("PRAGMA busy_timeout=0")  # locked: the thread takes the batch
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA wal_autocheckpoint=0")  # the thread checkpoints (_checkpoint)
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self._inline.conn = conn
             self._inline_opened.append(conn)
         return conn
@@ -174,8 +202,11 @@ class AuditWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        self._inline_commits += 1
-        if self._inline_commits % CHECKPOINT_EVERY == 0:
+        self._since_checkpoint += 1
+        # One checkpoint at a time: while the loop keeps the GIL busy, queued ones would run
+        # back to back with nothing new to copy.
+        if self._since_checkpoint >= CHECKPOINT_EVERY and not self._checkpoints:
+            self._since_checkpoint = 0
             self._start_checkpoint()
         return True
 

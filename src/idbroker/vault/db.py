@@ -21,6 +21,11 @@ _STARTUP_LOCK = 0x1DB0_0001
 _MIGRATION_LOCK = 0x1DB0_0002
 
 
+# Once a checkpoint has rewound the write-ahead log, the next commit cuts its file back to this
+# size (vault/audit_writer.py makes sure the rewind happens under steady load too).
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     # WAL lets readers proceed while one writer commits; NORMAL is durable under WAL
@@ -29,6 +34,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cursor.close()
 
 
