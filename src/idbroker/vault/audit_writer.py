@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import json
 import sqlite3
 import threading
 import weakref
@@ -53,6 +52,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from idbroker import json_codec
 from idbroker.vault import schema as t
 from idbroker.vault.db import WAL_SIZE_LIMIT
 from idbroker.vault.hot_reads import sqlite_file
@@ -143,7 +143,14 @@ class AuditWriter:
         self._inline = threading.local()
 
     def _params(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{**row, **{k: json.dumps(row[k]) for k in self._json}} for row in rows]
+        json_columns = self._json
+        params = []
+        for row in rows:
+            row = dict(row)
+            for name in json_columns:
+                row[name] = _json_text(row[name])
+            params.append(row)
+        return params
 
     def _writer_connection(self) -> sqlite3.Connection:
         if self._sqlite is None:
@@ -248,8 +255,13 @@ class AuditWriter:
 
     def _pg_arrays(self, rows: list[dict[str, Any]]) -> list[list[Any]]:
         """One array per column, JSON columns as their text (the statement casts them)."""
-        return [[json.dumps(row[name]) for row in rows] if name in self._json
+        return [[_json_text(row[name]) for row in rows] if name in self._json
                 else [row.get(name) for row in rows] for name in self._columns]
+
+
+def _json_text(value: Any) -> str:
+    # Text, not bytes: sqlite3 would store bytes as a BLOB, which SQLite's JSON functions refuse.
+    return json_codec.dumps(value).decode("utf-8")
 
 
 def _pg_unnest_insert() -> str:
