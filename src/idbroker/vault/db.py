@@ -48,7 +48,7 @@ def create_engine(url: str) -> AsyncEngine:
 
 def sqlite_thread_engine(engine: AsyncEngine) -> sa.Engine | None:
     """A plain (blocking) engine on the same SQLite file, for the store's multi-statement
-    writes run whole in one worker thread (vault/store.py ``Store._in_thread``); None for
+    writes run whole in one worker thread (vault/store_base.py ``Store._in_thread``); None for
     PostgreSQL and for an in-memory database, which another engine would not see."""
     url = engine.url
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") \

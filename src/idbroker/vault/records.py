@@ -140,7 +140,7 @@ class UpstreamProfile:
     username: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # Root fields this login did not really carry (Apple sends the name only on the first
-    # login): a repeat login keeps the stored values of these (vault/store.py).
+    # login): a repeat login keeps the stored values of these (vault/login_store.py).
     kept: tuple[str, ...] = ()
 
 

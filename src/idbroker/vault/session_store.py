@@ -63,7 +63,7 @@ async def create(store: Store, cookie: str, *, user_id: str, connection: str, cl
         if replace:
             await conn.execute(t.sessions.delete().where(
                 t.sessions.c.cookie_digest.in_(store.vault.digests(COOKIE_PURPOSE, replace))))
-        # Values as parameters: cheaper than .values(...) (vault/store.py, _UPDATE_IDENTITY).
+        # Values as parameters: cheaper than .values(...) (vault/login_store.py, _UPDATE_IDENTITY).
         await conn.execute(t.sessions.insert(), dict(values))
     values.pop("cookie_digest")
     return SessionRecord(**values)  # type: ignore[arg-type]

@@ -169,7 +169,7 @@ async def write_batch(store: Store, accounts: list[NewAccount], *, connection_id
             await conn.execute(t.identities.update().where(
                 t.identities.c.id == sa.bindparam("b_id")), token_updates)
             # New tokens: forget refresh failures and fence out an in-flight refresh of the
-            # old grant, as a login does (vault/store.py record_login).
+            # old grant, as a login does (vault/login_store.py record_login).
             for chunk in _chunks([u["b_id"] for u in token_updates]):
                 await conn.execute(t.identity_refresh.delete().where(
                     t.identity_refresh.c.identity_id.in_(chunk)))
