@@ -76,6 +76,8 @@ def markdown(res: dict[str, Any]) -> str:
               f"seeded store). Resident size of each process (uvicorn's supervisor and "
               f"workers) after the read scenario: "
               f"{', '.join(f'{v:.0f} MB' for v in f['worker_rss_mb'])}. "
+              + (f"SQLite's write-ahead log file after the read scenarios: {f['wal_mb']:.0f} MB. "
+                 if f.get("wal_mb") is not None else "")
               + (f"Seeding {res['users']:,} users through `users import` took "
                  f"{res['seed_s']:.1f} s ({res['users'] / res['seed_s']:,.0f} users/s)."
                  if res.get("seed_s") else f"Store seeded by an earlier run "

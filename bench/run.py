@@ -190,6 +190,11 @@ class _Done(Exception):
     """--read-only: the remaining scenarios are skipped."""
 
 
+def _wal_mb(data_dir: Path) -> float:
+    wal = data_dir / "idbroker.db-wal"
+    return wal.stat().st_size / 1e6 if wal.exists() else 0.0
+
+
 def main() -> None:
     args = _args()
     wrk.ensure_wrk()
@@ -284,7 +289,9 @@ def main() -> None:
         results["footprint"] = {
             "startup_s": idb.startup_s, "worker_rss_mb": sorted(idb.rss_mb().values()),
             "oidc_provider_startup_s": op.startup_s if op else None,
-            "oidc_provider_rss_mb": sorted(op.rss_mb().values()) if op else None}
+            "oidc_provider_rss_mb": sorted(op.rss_mb().values()) if op else None,
+            # After ~100 s of audited reads: the write-ahead log's file must stay bounded.
+            "wal_mb": _wal_mb(data_dir) if args.store == "sqlite" else None}
 
         print("bench: raw RS256 signing rate")
         results["signing"] = {"rs256_per_core": signing.rs256_per_second()}
