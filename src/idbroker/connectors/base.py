@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, StrictBool
 
-from idbroker.errors import ConfigurationError
+from idbroker.errors import ConfigurationError, UpstreamDenied, UpstreamProtocolError
 from idbroker.vault.records import TokenSet, UpstreamProfile
 
 # /authorize parameters that Auth0 lets a connection copy upstream (upstream_params "alias").
@@ -18,6 +18,9 @@ ALIASABLE_PARAMS = frozenset({
     "acr_values", "audience", "client_id", "display", "id_token_hint", "login_hint", "max_age",
     "prompt", "resource", "response_mode", "response_type", "ui_locales",
 })
+
+# The authorization-code token request's fields (RFC 6749 §4.1.3), in the order sent.
+CODE_GRANT_FIELDS = ("grant_type", "code", "redirect_uri")
 
 
 class ConnectorOptions(BaseModel):
@@ -106,6 +109,33 @@ class ConnectorCore:
         self.client_secret = client_secret
         self.http = http
         self.policy = policy
+
+    def code_grant_request(self, callback: UpstreamCallback,
+                           fields: Sequence[str] = CODE_GRANT_FIELDS, *, pkce: bool = False,
+                           secret: Callable[[], str] | None = None) -> dict[str, str]:
+        """The token request that redeems the callback's authorization code.
+
+        An error response is a refusal (UpstreamDenied, its error code bounded in the
+        detail); one without a code is a protocol error. ``fields`` are the request's fields
+        in the order the provider documents them: ``grant_type``, ``code``, ``redirect_uri``,
+        and ``client_id`` / ``client_secret`` for a provider that takes the credentials in
+        the request, the secret read from ``secret``. ``pkce`` appends the RFC 7636
+        ``code_verifier``."""
+        params = callback.params
+        if params.get("error"):
+            raise UpstreamDenied(detail=f"authorize: error={str(params['error'])[:64]!r}")
+        if not params.get("code"):
+            raise UpstreamProtocolError(detail="authorize: no code")
+        values = {"grant_type": "authorization_code", "code": params["code"],
+                  "redirect_uri": callback.callback_url, "client_id": self.options.client_id}
+        if secret is not None and "client_secret" in fields:
+            # Read only now: a callback without a code is reported as such, whatever the
+            # connection's configuration.
+            values["client_secret"] = secret()
+        request = {name: values[name] for name in fields}
+        if pkce:
+            request["code_verifier"] = callback.code_verifier
+        return request
 
 
 class Connector(Protocol):

@@ -11,7 +11,9 @@ that strategy is used or validated), so that start-up does not build the pydanti
 in ``MODULES``; tests/unit/connectors/test_provider_modules.py fails until that line is there.
 The generic modules' building blocks are public for providers to
 reuse: ``refresh.post_token_request``, ``revocation.revoke_one``, ``validation.introspect``
-and ``validation.probe``; ``oauth2.LockedOAuth2Options`` fixes a provider's endpoints. A
+and ``validation.probe``; ``oauth2.LockedOAuth2Options`` fixes a provider's endpoints;
+``base.ConnectorCore.code_grant_request`` checks a login's callback and builds the token
+request that redeems its code, in the provider's own fields and order. A
 connector may define any of these optional methods, which the generic lifecycle modules
 call instead of their RFC defaults:
 

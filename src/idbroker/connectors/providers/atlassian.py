@@ -84,15 +84,9 @@ class AtlassianConnector(ProviderConnector):
         return AUTHORIZE_URL + "?" + urlencode(params)
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
+        request = self.code_grant_request(callback)
         try:
-            tokens = await self._token_call({"grant_type": "authorization_code",
-                                             "code": params["code"],
-                                             "redirect_uri": callback.callback_url}, "token")
+            tokens = await self._token_call(request, "token")
         except UpstreamTokenRejected as exc:
             raise UpstreamDenied(detail=exc.detail) from exc
         me = await self._me(tokens.access_token or "")

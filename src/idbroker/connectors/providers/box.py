@@ -86,18 +86,13 @@ class BoxConnector(OAuth2Connector):
         return self.client_secret
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            # access_denied, invalid_request, unauthorized_client, ...: all refusals.
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
+        # Callback errors (access_denied, invalid_request, unauthorized_client, ...) are
+        # all refusals.
         # Box's token request has no redirect_uri; credentials go in the form.
+        data = self.code_grant_request(
+            callback, ("grant_type", "code", "client_id", "client_secret"), secret=self._secret)
         body = await request_json(self.http, "POST", ENDPOINTS["tokenURL"], what="token",
-                                  timeout=self.policy.timeout_s, data={
-                                      "grant_type": "authorization_code", "code": params["code"],
-                                      "client_id": self.options.client_id,
-                                      "client_secret": self._secret()})
+                                  timeout=self.policy.timeout_s, data=data)
         tokens = token_set(body)
         user = await self._me(tokens.access_token or "", _PROFILE_FIELDS, "profile")
         subject = user.get("id")

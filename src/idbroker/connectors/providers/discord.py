@@ -97,13 +97,7 @@ class DiscordConnector(ProviderConnector):
         return AUTHORIZE_URL + "?" + urlencode(params)
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
-        tokens = await self._token_call({"grant_type": "authorization_code", "code": params["code"],
-                                         "redirect_uri": callback.callback_url}, "token")
+        tokens = await self._token_call(self.code_grant_request(callback), "token")
         user = await self._api_object("/users/@me", tokens.access_token or "", "profile")
         subject = user.get("id")
         if not isinstance(subject, str) or not subject.isdigit():

@@ -21,7 +21,7 @@ from idbroker.connectors.oauth2 import LockedOAuth2Options, OAuth2Connector
 from idbroker.connectors.oidc import token_set
 from idbroker.connectors.profile import is_true, profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
-from idbroker.connectors.providers.wire import object_of, send, short, transient
+from idbroker.connectors.providers.wire import object_of, send, transient
 from idbroker.connectors.revocation import RevocationResult, retry_after
 from idbroker.connectors.upstream_http import client_auth, request_json
 from idbroker.connectors.validation import TokenCheck
@@ -73,16 +73,8 @@ class DropboxConnector(OAuth2Connector):
         return url
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            # access_denied (the user said no), invalid_scope, ...: all refusals.
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
-        data = {"grant_type": "authorization_code", "code": params["code"],
-                "redirect_uri": callback.callback_url}
-        if self.options.pkce:
-            data["code_verifier"] = callback.code_verifier
+        # Callback errors (access_denied: the user said no, invalid_scope, ...) are all refusals.
+        data = self.code_grant_request(callback, pkce=self.options.pkce)
         auth = client_auth(self.options.token_endpoint_auth_method, self.options.client_id,
                            self.client_secret, data)
         body = await request_json(self.http, "POST", ENDPOINTS["tokenURL"], what="token",

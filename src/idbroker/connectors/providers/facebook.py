@@ -102,15 +102,11 @@ class FacebookConnector(ProviderConnector):
             + urlencode(params)
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            # error=access_denied&error_reason=user_denied
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
-        tokens = await self._token_call({
-            "client_id": self.options.client_id, "redirect_uri": callback.callback_url,
-            "client_secret": self._secret(), "code": params["code"]}, "token")
+        # error=access_denied&error_reason=user_denied is a refusal. The code is redeemed
+        # by a GET with the credentials in the query, and no grant_type.
+        tokens = await self._token_call(self.code_grant_request(
+            callback, ("client_id", "redirect_uri", "client_secret", "code"),
+            secret=self._secret), "token")
         if self.options.exchange_long_lived:
             tokens = await self._exchange(tokens.access_token or "", "long-lived exchange")
         me = await self._graph_object("GET", "/me", tokens.access_token or "", "profile",

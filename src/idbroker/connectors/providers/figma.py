@@ -29,7 +29,7 @@ from idbroker.connectors.base import (
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
 from idbroker.connectors.providers.connector_base import ProviderConnector
-from idbroker.connectors.providers.wire import object_of, send, short, transient
+from idbroker.connectors.providers.wire import object_of, send, transient
 from idbroker.connectors.refresh import UpstreamRetryLater
 from idbroker.connectors.revocation import retry_after
 from idbroker.connectors.validation import TokenCheck
@@ -82,15 +82,8 @@ class FigmaConnector(ProviderConnector):
         return AUTHORIZE_URL + "?" + urlencode(params)
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
-        data = {"redirect_uri": callback.callback_url, "code": params["code"],
-                "grant_type": "authorization_code"}
-        if self.options.pkce:
-            data["code_verifier"] = callback.code_verifier
+        data = self.code_grant_request(callback, ("redirect_uri", "code", "grant_type"),
+                                       pkce=self.options.pkce)
         body = await self._oauth_call(TOKEN_URL, data, "token")
         tokens = _token_set(body, "token")
         me = await self._me(tokens.access_token or "")

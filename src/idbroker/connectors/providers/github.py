@@ -85,16 +85,12 @@ class GitHubConnector(ProviderConnector):
         return AUTHORIZE_URL + "?" + urlencode(params)
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            # access_denied, redirect_uri_mismatch, application_suspended: all refusals.
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
-        data = {"client_id": self.options.client_id, "client_secret": self._secret(),
-                "code": params["code"], "redirect_uri": callback.callback_url}
-        if self.options.pkce:
-            data["code_verifier"] = callback.code_verifier
+        # Callback errors (access_denied, redirect_uri_mismatch, application_suspended) are all
+        # refusals.
+        # GitHub's token request has no grant_type; credentials go in the form.
+        data = self.code_grant_request(
+            callback, ("client_id", "client_secret", "code", "redirect_uri"),
+            pkce=self.options.pkce, secret=self._secret)
         tokens = await self._token_call(data, "token")
         user = await self._api_object("GET", "/user", tokens.access_token or "", "profile")
         subject = user.get("id")

@@ -87,14 +87,8 @@ class HubSpotConnector(ProviderConnector):
         return AUTHORIZE_URL + "?" + urlencode(params)
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
-        tokens = await self._token_call({"grant_type": "authorization_code",
-                                         "redirect_uri": callback.callback_url,
-                                         "code": params["code"]}, "token")
+        tokens = await self._token_call(
+            self.code_grant_request(callback, ("grant_type", "redirect_uri", "code")), "token")
         meta = await self._metadata(tokens.access_token or "")
         subject = meta.get("user_id")
         if isinstance(subject, bool) or not isinstance(subject, int):

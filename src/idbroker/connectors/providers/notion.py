@@ -84,14 +84,7 @@ class NotionConnector(ProviderConnector):
         return f"{API}/authorize?" + urlencode(params)
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
-        body = await self._token_call({"grant_type": "authorization_code",
-                                       "code": params["code"],
-                                       "redirect_uri": callback.callback_url}, "token")
+        body = await self._token_call(self.code_grant_request(callback), "token")
         tokens = _token_set(body, "token")
         owner = body.get("owner")
         user = owner.get("user") if isinstance(owner, dict) else None

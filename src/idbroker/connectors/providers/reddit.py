@@ -89,14 +89,7 @@ class RedditConnector(ProviderConnector):
         return AUTHORIZE_URL + "?" + urlencode(params)
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
-        tokens = await self._token_call({"grant_type": "authorization_code",
-                                         "code": params["code"],
-                                         "redirect_uri": callback.callback_url}, "token")
+        tokens = await self._token_call(self.code_grant_request(callback), "token")
         # raw_json=1: without it Reddit HTML-escapes the "&" in image URLs.
         me = await self._api_object("/api/v1/me?raw_json=1", tokens.access_token or "",
                                     "profile")

@@ -24,7 +24,7 @@ from idbroker.connectors.base import (
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
 from idbroker.connectors.providers.connector_base import ProviderConnector
-from idbroker.connectors.providers.wire import object_of, scope_list, send, short, transient
+from idbroker.connectors.providers.wire import object_of, scope_list, send, transient
 from idbroker.connectors.refresh import UpstreamRetryLater
 from idbroker.connectors.revocation import RevocationResult, retry_after
 from idbroker.connectors.validation import TokenCheck
@@ -79,16 +79,12 @@ class StravaConnector(ProviderConnector):
         return AUTHORIZE_URL + "?" + urlencode(params)
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
-        body = await self._token_call({"grant_type": "authorization_code",
-                                       "code": params["code"]}, "token")
+        # Strava's token request has no redirect_uri.
+        body = await self._token_call(self.code_grant_request(callback, ("grant_type", "code")),
+                                      "token")
         tokens = _token_set(body, "token")
         # The athlete may untick scopes on the consent page: keep what was really granted.
-        tokens.scope = scope_list(params.get("scope"), ",")
+        tokens.scope = scope_list(callback.params.get("scope"), ",")
         athlete = body.get("athlete")
         if not isinstance(athlete, dict):
             raise UpstreamProtocolError(detail="token: no athlete")

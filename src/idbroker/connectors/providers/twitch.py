@@ -26,7 +26,7 @@ from idbroker.connectors.base import UpstreamAuthorization, UpstreamCallback, Up
 from idbroker.connectors.oauth2 import OAuth2Connector, OAuth2Options
 from idbroker.connectors.profile import profile_from_claims
 from idbroker.connectors.providers.catalog import ProviderSpec
-from idbroker.connectors.providers.wire import object_of, scope_list, send, short, transient
+from idbroker.connectors.providers.wire import object_of, scope_list, send, transient
 from idbroker.connectors.refresh import UpstreamRetryLater
 from idbroker.connectors.revocation import RevocationResult, retry_after
 from idbroker.connectors.validation import TokenCheck
@@ -100,16 +100,12 @@ class TwitchConnector(OAuth2Connector):
         return self.client_secret
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            # access_denied (the user declined), redirect_mismatch, ...: all refusals.
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
-        tokens = await self._token_call({
-            "client_id": self.options.client_id, "client_secret": self._secret(),
-            "code": params["code"], "grant_type": "authorization_code",
-            "redirect_uri": callback.callback_url}, "token")
+        # Callback errors (access_denied: the user declined, redirect_mismatch, ...) are all
+        # refusals.
+        # Credentials go in the form.
+        tokens = await self._token_call(self.code_grant_request(
+            callback, ("client_id", "client_secret", "code", "grant_type", "redirect_uri"),
+            secret=self._secret), "token")
         user = await self._user(tokens.access_token or "")
         subject = user.get("id")
         if not isinstance(subject, str) or not subject.isdigit():

@@ -91,15 +91,8 @@ class TwitterOAuth2Connector(ProviderConnector):
         return AUTHORIZE_URL + "?" + urlencode(params)
 
     async def complete(self, callback: UpstreamCallback) -> UpstreamLogin:
-        params = callback.params
-        if params.get("error"):
-            raise UpstreamDenied(detail=f"authorize: error={short(params['error'])}")
-        if not params.get("code"):
-            raise UpstreamProtocolError(detail="authorize: no code")
-        tokens = await self._token_call({
-            "grant_type": "authorization_code", "code": params["code"],
-            "redirect_uri": callback.callback_url, "code_verifier": callback.code_verifier},
-            "token")
+        # PKCE is required by X, whatever the client.
+        tokens = await self._token_call(self.code_grant_request(callback, pkce=True), "token")
         response = await self._me(tokens.access_token or "")
         if response.status_code != 200:
             raise UpstreamProtocolError(detail=f"profile: HTTP {response.status_code}")
