@@ -263,24 +263,22 @@ def main() -> None:
             started.append(op)
         op_url = f"http://127.0.0.1:{ports['op']}"
 
-        ids_file = tmp / "paths.txt"
-        ids_file.write_text("".join(f"/api/v2/users/{quote(u, safe='')}\n"
-                                    for u in seeded.user_ids))
+        paths = {"BENCH_TOKEN": token, "BENCH_USERS": str(len(seeded.user_ids)),
+                 "BENCH_PATH_PREFIX": f"/api/v2/users/{quote(seed.USER_ID_PREFIX, safe='')}"}
+        assert seeded.user_ids[-1] == seed.user_id_of(len(seeded.user_ids) - 1)
         run = dict(seconds=seconds, connections=args.connections, threads=2)
         hello_runs, read_runs, userinfo_runs, light_runs = [], [], [], []
         for n in range(rounds):
             # Interleaved, so each ratio compares runs made under the same machine load.
             print(f"bench: round {n + 1}/{rounds}: hello-world, read, oidc-provider userinfo")
             hello_runs.append(_on(hello, f"http://127.0.0.1:{ports['hello']}/hello", **run))
-            read_runs.append(_on(idb, broker, script="read_users.lua", **run, env={
-                "BENCH_TOKEN": token, "BENCH_IDS": str(ids_file)}))
+            read_runs.append(_on(idb, broker, script="read_users.lua", **run, env=paths))
             if op is not None:
                 userinfo_runs.append(_on(op, f"{op_url}/me", script="get_bearer.lua", **run,
                                              env={"BENCH_TOKEN": op_token or ""}))
             # The same read below saturation: latency without 64 requests queued per core.
             light_runs.append(_on(idb, broker, script="read_users.lua",
-                                  **{**run, "connections": LIGHT_CONNECTIONS}, env={
-                                      "BENCH_TOKEN": token, "BENCH_IDS": str(ids_file)}))
+                                  **{**run, "connections": LIGHT_CONNECTIONS}, env=paths))
         results["scenarios"]["hello"] = _median(hello_runs)
         results["scenarios"]["read"] = _median(read_runs)
         results["scenarios"]["read_light"] = _median(light_runs)

@@ -112,8 +112,12 @@ class _Generated(io.TextIOBase):
         return out
 
 
+# Seeded user n is USER_ID_PREFIX + n in 8 digits (bench/lua/read_users.lua builds its paths so).
+USER_ID_PREFIX = f"oidc|{CONNECTION}|"
+
+
 def user_id_of(n: int) -> str:
-    return f"oidc|{CONNECTION}|{n:08d}"
+    return f"{USER_ID_PREFIX}{n:08d}"
 
 
 async def insert_users(rt: Runtime, count: int) -> list[str]:
