@@ -211,3 +211,59 @@ async def test_a_crashed_refreshers_expired_lease_is_taken_over(broker: Broker) 
     assert world.refreshes(broker) == 1
     state = (await rows(broker, t.identity_refresh))[0]
     assert state["lease_owner"] is None and state["refreshed_at"] is not None
+
+
+async def test_a_reader_waiting_on_another_process_lease_polls_often_then_backs_off(
+        broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite: while another process holds the lease, this process's one waiting task polls
+    every 5 ms for the first 100 ms (most refreshes land by then, and its readers get the
+    fresh set within a poll: the refresh storm's p99), then every 10, 20, 20 … ms; it serves
+    what the holder stored and never calls the upstream itself."""
+    if broker.runtime.store.engine.dialect.name != "sqlite":
+        pytest.skip("the lease is SQLite's lock (PostgreSQL waiters block on the row lock)")
+    from idbroker.lifecycle import refresh as refresh_module
+    world = await signed_in(broker)
+    await expire(broker, world.identity_id)
+    async with broker.runtime.store.engine.begin() as conn:
+        await conn.execute(t.identity_refresh.insert().values(
+            identity_id=world.identity_id, lease_owner="rl_other_process", attempts=0,
+            lease_until=now_s() * 1000 + 60_000))
+    loop = asyncio.get_running_loop()
+    pauses: list[tuple[float, float]] = []  # (seconds waited so far, pause asked for)
+
+    class _Sleeps:
+        """The refresh module's asyncio, with its sleeps recorded."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(asyncio, name)
+
+        @staticmethod
+        async def sleep(delay: float) -> None:
+            pauses.append((loop.time() - began, delay))
+            await asyncio.sleep(delay)
+
+    monkeypatch.setattr(refresh_module, "asyncio", _Sleeps())
+    began = loop.time()
+    reading = asyncio.ensure_future(read_identity(broker, world.reader))
+    while loop.time() - began < 0.25:
+        await asyncio.sleep(0.01)
+    assert not reading.done()
+    # The other process stores its fresh set and releases the lease.
+    store = broker.runtime.store
+    identity = await get_identity(store, world.identity_id)
+    assert identity is not None
+    tokens = store.open_tokens(identity)
+    assert tokens is not None
+    tokens.access_token, tokens.expires_at = "at-from-the-other-process", now_s() + 3600
+    async with store.engine.begin() as conn:
+        await conn.execute(t.identities.update().where(
+            t.identities.c.id == world.identity_id).values(
+                **store._sealed_tokens(world.identity_id, tokens)))
+        await conn.execute(t.identity_refresh.update().values(
+            lease_owner=None, lease_until=None, refreshed_at=now_s() * 1000))
+    assert (await reading)["access_token"] == "at-from-the-other-process"
+    assert world.refreshes(broker) == 0
+    early = [pause for waited, pause in pauses if waited < 0.1]
+    late = [pause for waited, pause in pauses if waited >= 0.12]
+    assert early and set(early) == {0.005}, pauses
+    assert late and max(late) == 0.02 and all(pause > 0.005 for pause in late), pauses
