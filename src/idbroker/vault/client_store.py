@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from idbroker.clock import now_ms
 from idbroker.errors import Conflict
 from idbroker.ids import new_id
+from idbroker.vault import client_cache
 from idbroker.vault import schema as t
 from idbroker.vault.records import Client, ClientGrant
 from idbroker.vault.store_base import StoreBase
@@ -29,12 +30,25 @@ class ClientStore(StoreBase):
             await conn.execute(t.clients.insert().values(
                 client_id=client_id, secret_digest=digest, created_at=stamp, updated_at=stamp,
                 **{k: fields[k] for k in _CLIENT_FIELDS if k in fields}))
+            await client_cache.bump(conn)
         client = await self.get_client(client_id)
         assert client is not None
         return client
 
     async def get_client(self, client_id: str) -> Client | None:
-        return await self.reads.client(client_id)
+        # Through this process's cache, valid while no process has written a client or a
+        # client grant since it filled (vault/client_cache.py).
+        version = await self.reads.cache_version(client_cache.NAME)
+        if version is None:  # a schema made without its migrations: nothing is cached
+            return await self.reads.client(client_id)
+        cache = self.client_cache.at(version)
+        found = cache.clients.get(client_id)
+        if found is None:
+            found = await self.reads.client(client_id)
+            # Not if a newer version arrived while this read ran: it may predate that write.
+            if found is not None and cache.version == version:
+                cache.keep_client(client_id, found)
+        return found
 
     async def list_clients(self) -> list[Client]:
         async with self.engine.connect() as conn:
@@ -52,6 +66,7 @@ class ClientStore(StoreBase):
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 t.clients.update().where(t.clients.c.client_id == client_id).values(**values))
+            await client_cache.bump(conn)
         return await self.get_client(client_id) if result.rowcount else None
 
     async def delete_client(self, client_id: str) -> bool:
@@ -61,6 +76,7 @@ class ClientStore(StoreBase):
             # (an import, say) must ask again.
             await conn.execute(t.consents.delete().where(t.consents.c.client_id == client_id))
             result = await conn.execute(t.clients.delete().where(t.clients.c.client_id == client_id))
+            await client_cache.bump(conn)
             rows = await conn.execute(sa.select(t.connections.c.id, t.connections.c.enabled_clients))
             for connection_id, enabled in list(rows):
                 if client_id in enabled:
@@ -83,6 +99,7 @@ class ClientStore(StoreBase):
                 await conn.execute(t.client_grants.insert().values(
                     id=grant.id, client_id=client_id, audience=audience, scope=scope,
                     created_at=now_ms()))
+                await client_cache.bump(conn)
         except IntegrityError as exc:
             raise Conflict("A client grant for this client and audience already exists",
                            error_code="client_grant_conflict") from exc
@@ -91,7 +108,7 @@ class ClientStore(StoreBase):
     async def list_client_grants(self, *, client_id: str | None = None,
                                  audience: str | None = None) -> list[ClientGrant]:
         if client_id:
-            return await self.reads.client_grants(client_id, audience or None)
+            return await self._grants_of(client_id, audience or None)
         query = sa.select(t.client_grants.c.id, t.client_grants.c.client_id,
                           t.client_grants.c.audience, t.client_grants.c.scope
                           ).order_by(t.client_grants.c.created_at)
@@ -102,6 +119,21 @@ class ClientStore(StoreBase):
         async with self.engine.connect() as conn:
             rows = await conn.execute(query)
         return [ClientGrant(**row._mapping) for row in rows]
+
+    async def _grants_of(self, client_id: str, audience: str | None) -> list[ClientGrant]:
+        """A client's grants (for one audience), through the cache as ``get_client``."""
+        version = await self.reads.cache_version(client_cache.NAME)
+        if version is None:
+            return await self.reads.client_grants(client_id, audience)
+        key = (client_id, audience)
+        cache = self.client_cache.at(version)
+        found = cache.grants.get(key)
+        if found is None:
+            found = tuple(await self.reads.client_grants(client_id, audience))
+            # No grant is not kept: any client id can be asked about.
+            if found and cache.version == version:
+                cache.keep_grants(key, found)
+        return list(found)
 
     async def get_client_grant(self, grant_id: str) -> ClientGrant | None:
         async with self.engine.connect() as conn:
@@ -114,9 +146,11 @@ class ClientStore(StoreBase):
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 t.client_grants.update().where(t.client_grants.c.id == grant_id).values(scope=scope))
+            await client_cache.bump(conn)
         return await self.get_client_grant(grant_id) if result.rowcount else None
 
     async def delete_client_grant(self, grant_id: str) -> bool:
         async with self.engine.begin() as conn:
             result = await conn.execute(t.client_grants.delete().where(t.client_grants.c.id == grant_id))
+            await client_cache.bump(conn)
         return bool(result.rowcount)

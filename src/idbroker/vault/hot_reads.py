@@ -82,8 +82,13 @@ GRANT_OF_CLIENT_FOR = _grants_where(t.client_grants.c.client_id == sa.bindparam(
                                     t.client_grants.c.audience == sa.bindparam("audience"))
 
 
+# A cached kind's version (vault/client_cache.py); its name second, for the coalesced form.
+CACHE_VERSION = sa.select(t.cache_versions.c.version, t.cache_versions.c.name).where(
+    t.cache_versions.c.name == sa.bindparam("name"))
+
 _STATEMENTS = (("user", USER_WITH_IDENTITIES), ("client", CLIENT),
-               ("grants", GRANTS_OF_CLIENT), ("grant_for", GRANT_OF_CLIENT_FOR))
+               ("grants", GRANTS_OF_CLIENT), ("grant_for", GRANT_OF_CLIENT_FOR),
+               ("version", CACHE_VERSION))
 
 # PostgreSQL: the same reads for many keys at once (vault/coalesced_reads.py), each key's rows
 # in the same order as above; how to make the statement's arrays from the keys; whose key a
@@ -102,11 +107,14 @@ _MANY: dict[str, tuple[sa.Select[Any], Callable[[list[Any]], list[Any]],
                                 _any_of(t.client_grants.c.audience)),
                   lambda keys: [[k[0] for k in keys], [k[1] for k in keys]],
                   lambda row: (row[_GRANT_CLIENT], row[_GRANT_AUDIENCE])),
+    "version": (sa.select(t.cache_versions.c.version, t.cache_versions.c.name).where(
+        _any_of(t.cache_versions.c.name)), lambda keys: [keys], lambda row: row[1]),
 }
 # The key of one read, from its parameters.
 _KEY: dict[str, Callable[[dict[str, Any]], Any]] = {
     "user": lambda p: p["user_id"], "client": lambda p: p["client_id"],
     "grants": lambda p: p["client_id"], "grant_for": lambda p: (p["client_id"], p["audience"]),
+    "version": lambda p: p["name"],
 }
 
 
@@ -172,6 +180,8 @@ def _params_of(name: str, key: Any) -> dict[str, Any]:
     """The parameters of one read from its key (the inverse of ``_KEY``)."""
     if name == "grant_for":
         return {"client_id": key[0], "audience": key[1]}
+    if name == "version":
+        return {"name": key}
     return {"user_id": key} if name == "user" else {"client_id": key}
 
 
@@ -302,6 +312,31 @@ class HotReads:
             return _user(rows, convert=True)
         return _user(await self._pooled(USER_WITH_IDENTITIES, {"user_id": user_id}),
                      convert=False)
+
+    async def cache_version(self, name: str) -> int | None:
+        """The version of a cached kind (vault/client_cache.py); None without its row.
+
+        On SQLite, read once per turn of the event loop: a token request asks twice (client,
+        then grant), and so may the other requests of the same turn. That is as fresh as a
+        read per request. Every request served in this turn arrived before it began, so
+        before the read, which sees every commit made before it; a request that arrives
+        later is served in a later turn, after the value is forgotten (the ``call_soon``
+        below runs before the tasks of requests read in the next turn)."""
+        turn: dict[str, int | None] | None = getattr(self._local, "versions", None)
+        if turn is not None and name in turn:
+            return turn[name]
+        rows = await self._fetch("version", {"name": name})
+        if rows is None:
+            rows = await self._pooled(CACHE_VERSION, {"name": name})
+            return rows[0][0] if rows else None
+        version = rows[0][0] if rows else None
+        if self._path is not None:  # inline: no other request was read while it ran
+            if turn is None:
+                turn = self._local.versions = {}
+            if not turn:
+                asyncio.get_running_loop().call_soon(turn.clear)
+            turn[name] = version
+        return version
 
     async def client(self, client_id: str) -> Client | None:
         rows = await self._fetch("client", {"client_id": client_id})

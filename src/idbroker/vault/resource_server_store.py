@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from idbroker.clock import now_ms
 from idbroker.errors import Conflict
 from idbroker.ids import new_id
+from idbroker.vault import client_cache
 from idbroker.vault import schema as t
 from idbroker.vault.store import Store
 
@@ -92,5 +93,6 @@ async def delete(store: Store, server_id: str) -> bool:
             return False
         await conn.execute(t.client_grants.delete().where(
             t.client_grants.c.audience == row.identifier))
+        await client_cache.bump(conn)
         await conn.execute(t.resource_servers.delete().where(t.resource_servers.c.id == server_id))
     return True

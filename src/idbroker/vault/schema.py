@@ -94,6 +94,15 @@ clients = sa.Table(
     sa.Column("updated_at", Millis, nullable=False),
 )
 
+# A version per cached kind of row ("clients": clients and client grants), bumped in the same
+# transaction as every write to that kind, so each process's cache of it (vault/client_cache.py)
+# learns with one primary-key read whether anything changed, in any process, since it filled.
+cache_versions = sa.Table(
+    "cache_versions", metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False, default=0),
+)
+
 connections = sa.Table(
     "connections", metadata,
     sa.Column("id", sa.String(40), primary_key=True),

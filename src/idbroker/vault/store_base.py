@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from idbroker.vault.audit_writer import AuditWriter
+from idbroker.vault.client_cache import ClientCache
 from idbroker.vault.crypto import Vault
 from idbroker.vault.db import sqlite_thread_engine
 from idbroker.vault.hot_reads import HotReads
@@ -43,6 +44,7 @@ class StoreBase:
         # The hot-path reads (vault/hot_reads.py) and the audit group commit (audit_writer.py).
         self.reads = HotReads(engine)
         self.audit_writer = AuditWriter(engine)
+        self.client_cache = ClientCache()  # vault/client_cache.py
         self._swept: dict[str, float] = {}
         self._thread_engine = sqlite_thread_engine(engine)
 
