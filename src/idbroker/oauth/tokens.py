@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from idbroker import json_codec
 from idbroker.clock import now_s
 from idbroker.errors import InvalidToken
 from idbroker.oauth.scopes import parse_claim
@@ -147,7 +148,8 @@ class TokenIssuer:
 
 
 def _compact_json(claims: dict[str, Any]) -> bytes:
-    return json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # Compact UTF-8, keys in insertion order, as the standard library's compact form gives.
+    return json_codec.dumps(claims)
 
 
 def _is_int(value: object) -> bool:
