@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from idbroker.vault import schema as t
 from idbroker.vault.records import Identity, TokenSet, User
-from idbroker.vault.store import Store, identity_aad
+from idbroker.vault.store import Store
 
 # Bound parameters per IN (...) list: well under SQLite's 32,766 and asyncpg's 32,767.
 _IN_CHUNK = 2_000
@@ -57,14 +57,8 @@ def _token_columns(store: Store, identity_id: str, tokens: TokenSet | None) -> d
     if tokens is None:
         return {"tokens_sealed": None, "token_expires_at": None, "granted_scopes": [],
                 "token_status": "none"}
-    has_tokens = bool(tokens.access_token or tokens.refresh_token)
-    return {
-        # Sealed exactly as a login seals them: bound to the identity row by its id.
-        "tokens_sealed": store.vault.seal(tokens.to_json(), identity_aad(identity_id)),
-        "token_expires_at": tokens.expires_at * 1000 if tokens.expires_at else None,
-        "granted_scopes": tokens.scope,
-        "token_status": "active" if has_tokens else "none",
-    }
+    # Sealed exactly as a login seals them: bound to the identity row by its id.
+    return store._sealed_tokens(identity_id, tokens)
 
 
 async def write_batch(store: Store, accounts: list[NewAccount], *, connection_id: str,
