@@ -28,16 +28,11 @@ async def other_process(broker: Broker) -> AsyncIterator[Runtime]:
     await other.close()
 
 
-async def _token(broker: Broker, client_id: str, secret: str, audience: str = MGMT_AUDIENCE,
-                 **extra: str) -> tuple[int, dict[str, Any]]:
+async def _token(broker: Broker, client_id: str, secret: str) -> tuple[int, dict[str, Any]]:
     response = await broker.http.post("/oauth/token", data={
         "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret,
-        "audience": audience, **extra})
+        "audience": MGMT_AUDIENCE})
     return response.status_code, response.json()
-
-
-async def _m2m(broker: Broker, scopes: list[str]) -> tuple[str, str]:
-    return await broker.m2m_client(scopes)
 
 
 async def _cached(broker: Broker, client_id: str, secret: str) -> None:
@@ -51,7 +46,7 @@ async def _cached(broker: Broker, client_id: str, secret: str) -> None:
 
 async def test_a_secret_rotated_by_another_process_is_refused_at_once(
         broker: Broker, other_process: Runtime) -> None:
-    client_id, secret = await _m2m(broker, ["read:users"])
+    client_id, secret = await broker.m2m_client(["read:users"])
     await _cached(broker, client_id, secret)
     await other_process.store.update_client(client_id, {}, secret="the-new-secret-" + "x" * 40)
     status, body = await _token(broker, client_id, secret)
@@ -62,7 +57,7 @@ async def test_a_secret_rotated_by_another_process_is_refused_at_once(
 
 async def test_a_client_deleted_by_another_process_gets_no_more_tokens(
         broker: Broker, other_process: Runtime) -> None:
-    client_id, secret = await _m2m(broker, ["read:users"])
+    client_id, secret = await broker.m2m_client(["read:users"])
     await _cached(broker, client_id, secret)
     assert await other_process.store.delete_client(client_id)
     status, body = await _token(broker, client_id, secret)
@@ -71,7 +66,7 @@ async def test_a_client_deleted_by_another_process_gets_no_more_tokens(
 
 async def test_a_grant_revoked_or_narrowed_by_another_process_applies_at_once(
         broker: Broker, other_process: Runtime) -> None:
-    client_id, secret = await _m2m(broker, ["read:users", "read:user_idp_tokens"])
+    client_id, secret = await broker.m2m_client(["read:users", "read:user_idp_tokens"])
     await _cached(broker, client_id, secret)
     [grant] = await other_process.store.list_client_grants(client_id=client_id)
     await other_process.store.update_client_grant(grant.id, ["read:users"])
@@ -158,7 +153,7 @@ async def test_unknown_client_ids_are_not_kept(broker: Broker) -> None:
 
 async def test_the_cache_starts_over_past_its_bound(broker: Broker,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    clients = [await _m2m(broker, ["read:users"]) for _ in range(3)]
+    clients = [await broker.m2m_client(["read:users"]) for _ in range(3)]
     monkeypatch.setattr(client_cache, "MAX_ENTRIES", 3)
     cache = broker.runtime.store.client_cache
     for client_id, secret in clients:
@@ -179,7 +174,7 @@ async def test_on_sqlite_the_version_is_read_again_on_the_next_turn_of_the_loop(
     if path is None:
         pytest.skip("PostgreSQL reads the version per request (its reads are round trips)")
     await store.create_client_grant(
-        (await _m2m(broker, ["read:users"]))[0], "https://api.example.test/", ["read:x"])
+        (await broker.m2m_client(["read:users"]))[0], "https://api.example.test/", ["read:x"])
     first = await store.reads.cache_version(client_cache.NAME)
     with sqlite3.connect(path) as other:  # another process's commit, with no await between
         other.execute("UPDATE cache_versions SET version = version + 1 WHERE name = 'clients'")
@@ -193,7 +188,7 @@ async def test_a_missing_version_row_means_no_cache_until_a_write_brings_it_back
     """An operator who empties ``cache_versions`` turns the cache off, not stale: reads go
     to the tables, and the next write brings the row back above any earlier version."""
     store = broker.runtime.store
-    client_id, secret = await _m2m(broker, ["read:users"])
+    client_id, secret = await broker.m2m_client(["read:users"])
     await _cached(broker, client_id, secret)
     before = await store.reads.cache_version(client_cache.NAME)
     assert before is not None
