@@ -29,6 +29,7 @@ from idbroker.http.fast_lane import FastLane, LaneStats
 from idbroker.http.middleware import AccessLog, RejectNul, SecurityHeaders
 from idbroker.http.ratelimit import RateLimit
 from idbroker.http.route_index import index_routes
+from idbroker.lifecycle import revocation
 from idbroker.runtime import Runtime
 from idbroker.settings import Settings
 
@@ -69,6 +70,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         try:
             yield
         finally:
+            # Upstream revocations that answered requests started (a DELETE of IdP tokens)
+            # finish before the store closes under them; their outbox rows would otherwise
+            # wait for the revocation job of another start.
+            await revocation.settle()
             await started.close()
 
     lane_stats = LaneStats()

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from idbroker.http.app import create_app
 from idbroker.lifecycle import revocation
 from idbroker.lifecycle.outbox import REVOCATION_FAILED, enqueue_revocation
 from idbroker.runtime import Runtime
@@ -24,7 +25,7 @@ from idbroker.settings import Settings
 from idbroker.vault import schema as t
 from tests.fakes.oidc_upstream import FakeOIDCUpstream
 from tests.fakes.routing_transport import RoutingTransport
-from tests.support import Broker
+from tests.support import ISSUER, Broker
 
 ALICE = "oidc|acme-oidc|alice"
 TOKEN_KEYS = ("access_token", "refresh_token", "access_token_secret", "expires_in")
@@ -388,3 +389,66 @@ async def test_revoke_validates_oauth2_revocation_options(broker: Broker) -> Non
     assert response.status_code == 400, response.text
     assert "revocation_auth" in response.json()["message"]
 
+
+
+async def test_a_shutdown_waits_for_the_revocation_a_delete_started(
+        broker: Broker, acme: dict[str, Any], upstream: FakeOIDCUpstream) -> None:
+    """A server stopping right after answering a DELETE of IdP tokens still revokes them
+    upstream before its store closes, instead of leaving the attempt cut off mid-call."""
+    issued = await signed_in(broker, acme)
+    revoker = await broker.mgmt_token(["delete:user_idp_tokens"])
+    slow = SlowRevocation(upstream.app)
+    http = httpx.AsyncClient(transport=RoutingTransport({upstream.host: slow}))
+    # A server of its own, whose runtime its lifespan starts and closes, on the same store.
+    server = create_app(broker.runtime.settings, http=http)
+    lifespan = Lifespan(server)
+    await lifespan.start()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server),
+                                 base_url=ISSUER) as client:
+        response = await client.delete(f"/api/v2/{tokens_path(ALICE, 'acme-oidc|alice')}",
+                                       headers={"Authorization": f"Bearer {revoker}"})
+    assert response.status_code == 204, response.text
+    await slow.started.wait()  # the upstream call is in flight
+    await lifespan.stop()
+    await http.aclose()
+    assert not await introspect(upstream, issued["refresh_token"])
+    assert not await introspect(upstream, issued["access_token"])
+    [row] = await outbox_rows(broker)
+    assert (row["status"], row["attempts"]) == ("done", 1)
+
+
+class SlowRevocation:
+    """The fake upstream, its /revoke answering only after 0.3 s."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.started = asyncio.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/revoke":
+            self.started.set()
+            await asyncio.sleep(0.3)
+        await self.app(scope, receive, send)
+
+
+class Lifespan:
+    """The ASGI lifespan protocol, driven as a server drives it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.ensure_future(self.app(
+            {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+            self.inbox.get, self.outbox.put))
+        await self.inbox.put({"type": "lifespan.startup"})
+        assert (await self.outbox.get())["type"] == "lifespan.startup.complete"
+
+    async def stop(self) -> None:
+        await self.inbox.put({"type": "lifespan.shutdown"})
+        assert (await self.outbox.get())["type"] == "lifespan.shutdown.complete"
+        assert self.task is not None
+        await self.task
