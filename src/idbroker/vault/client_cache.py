@@ -57,18 +57,12 @@ class ClientCache:
             self.grants = {}
         return self
 
-    def keep_client(self, client_id: str, client: Client) -> None:
-        self._room()
-        self.clients[client_id] = client
-
-    def keep_grants(self, key: tuple[str, str | None], grants: tuple[ClientGrant, ...]) -> None:
-        self._room()
-        self.grants[key] = grants
-
-    def _room(self) -> None:
+    def keep(self, kind: str, key: Any, value: Any) -> None:
+        """``kind``: "clients" (by client id) or "grants" (by client id and audience)."""
         if len(self.clients) + len(self.grants) >= MAX_ENTRIES:
             self.clients = {}
             self.grants = {}
+        getattr(self, kind)[key] = value
 
 
 async def bump(conn: Any) -> None:

@@ -4,6 +4,7 @@ kept only as its keyed digest."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,18 +37,22 @@ class ClientStore(StoreBase):
         return client
 
     async def get_client(self, client_id: str) -> Client | None:
-        # Through this process's cache, valid while no process has written a client or a
-        # client grant since it filled (vault/client_cache.py).
+        return await self._cached("clients", client_id, lambda: self.reads.client(client_id))
+
+    async def _cached(self, kind: str, key: Any, read: Callable[[], Awaitable[Any]]) -> Any:
+        """``read()``, through this process's cache of ``kind``, valid while no process has
+        written a client or a client grant since it filled (vault/client_cache.py)."""
         version = await self.reads.cache_version(client_cache.NAME)
         if version is None:  # a schema made without its migrations: nothing is cached
-            return await self.reads.client(client_id)
+            return await read()
         cache = self.client_cache.at(version)
-        found = cache.clients.get(client_id)
+        found = getattr(cache, kind).get(key)
         if found is None:
-            found = await self.reads.client(client_id)
-            # Not if a newer version arrived while this read ran: it may predate that write.
-            if found is not None and cache.version == version:
-                cache.keep_client(client_id, found)
+            found = await read()
+            # Nothing found is not kept (any id can be asked about), nor what a read got
+            # while a newer version arrived: it may predate that write.
+            if found and cache.version == version:
+                cache.keep(kind, key, found)
         return found
 
     async def list_clients(self) -> list[Client]:
@@ -108,32 +113,20 @@ class ClientStore(StoreBase):
     async def list_client_grants(self, *, client_id: str | None = None,
                                  audience: str | None = None) -> list[ClientGrant]:
         if client_id:
-            return await self._grants_of(client_id, audience or None)
+            key = (client_id, audience or None)
+            return list(await self._cached(
+                "grants", key, lambda: self._grants_read(*key)))
         query = sa.select(t.client_grants.c.id, t.client_grants.c.client_id,
                           t.client_grants.c.audience, t.client_grants.c.scope
                           ).order_by(t.client_grants.c.created_at)
-        if client_id:
-            query = query.where(t.client_grants.c.client_id == client_id)
         if audience:
             query = query.where(t.client_grants.c.audience == audience)
         async with self.engine.connect() as conn:
             rows = await conn.execute(query)
         return [ClientGrant(**row._mapping) for row in rows]
 
-    async def _grants_of(self, client_id: str, audience: str | None) -> list[ClientGrant]:
-        """A client's grants (for one audience), through the cache as ``get_client``."""
-        version = await self.reads.cache_version(client_cache.NAME)
-        if version is None:
-            return await self.reads.client_grants(client_id, audience)
-        key = (client_id, audience)
-        cache = self.client_cache.at(version)
-        found = cache.grants.get(key)
-        if found is None:
-            found = tuple(await self.reads.client_grants(client_id, audience))
-            # No grant is not kept: any client id can be asked about.
-            if found and cache.version == version:
-                cache.keep_grants(key, found)
-        return list(found)
+    async def _grants_read(self, client_id: str, audience: str | None) -> tuple[ClientGrant, ...]:
+        return tuple(await self.reads.client_grants(client_id, audience))
 
     async def get_client_grant(self, grant_id: str) -> ClientGrant | None:
         async with self.engine.connect() as conn:

@@ -83,8 +83,11 @@ GRANT_OF_CLIENT_FOR = _grants_where(t.client_grants.c.client_id == sa.bindparam(
 
 
 # A cached kind's version (vault/client_cache.py); its name second, for the coalesced form.
-CACHE_VERSION = sa.select(t.cache_versions.c.version, t.cache_versions.c.name).where(
-    t.cache_versions.c.name == sa.bindparam("name"))
+def _versions_where(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return sa.select(t.cache_versions.c.version, t.cache_versions.c.name).where(*where)
+
+
+CACHE_VERSION = _versions_where(t.cache_versions.c.name == sa.bindparam("name"))
 
 _STATEMENTS = (("user", USER_WITH_IDENTITIES), ("client", CLIENT),
                ("grants", GRANTS_OF_CLIENT), ("grant_for", GRANT_OF_CLIENT_FOR),
@@ -107,8 +110,8 @@ _MANY: dict[str, tuple[sa.Select[Any], Callable[[list[Any]], list[Any]],
                                 _any_of(t.client_grants.c.audience)),
                   lambda keys: [[k[0] for k in keys], [k[1] for k in keys]],
                   lambda row: (row[_GRANT_CLIENT], row[_GRANT_AUDIENCE])),
-    "version": (sa.select(t.cache_versions.c.version, t.cache_versions.c.name).where(
-        _any_of(t.cache_versions.c.name)), lambda keys: [keys], lambda row: row[1]),
+    "version": (_versions_where(_any_of(t.cache_versions.c.name)), lambda keys: [keys],
+                lambda row: row[1]),
 }
 # The key of one read, from its parameters.
 _KEY: dict[str, Callable[[dict[str, Any]], Any]] = {

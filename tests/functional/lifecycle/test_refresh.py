@@ -48,15 +48,28 @@ async def signed_in(broker: Broker, **connection_options: Any) -> World:
 
 async def expire(broker: Broker, identity_id: str, *, seconds_ago: int = 10) -> None:
     """Make the stored access token expired (the upstream's own clock is left alone)."""
+    await store_tokens(broker, identity_id, expires_at=now_s() - seconds_ago)
+
+
+async def store_tokens(broker: Broker, identity_id: str, **changes: Any) -> None:
+    """Change fields of the identity's stored token set, sealed as the store seals it."""
     store = broker.runtime.store
     identity = await get_identity(store, identity_id)
     assert identity is not None
     tokens = store.open_tokens(identity)
     assert tokens is not None
-    tokens.expires_at = now_s() - seconds_ago
+    for name, value in changes.items():
+        setattr(tokens, name, value)
     async with store.engine.begin() as conn:
         await conn.execute(t.identities.update().where(t.identities.c.id == identity_id).values(
             **store._sealed_tokens(identity_id, tokens)))
+
+
+async def hold_lease(broker: Broker, identity_id: str, owner: str, until_ms: int) -> None:
+    """Another process's refresh lease on the identity (SQLite)."""
+    async with broker.runtime.store.engine.begin() as conn:
+        await conn.execute(t.identity_refresh.insert().values(
+            identity_id=identity_id, lease_owner=owner, attempts=0, lease_until=until_ms))
 
 
 async def read_identity(broker: Broker, token: str) -> dict[str, Any]:
@@ -202,10 +215,7 @@ async def test_a_crashed_refreshers_expired_lease_is_taken_over(broker: Broker) 
         pytest.skip("the lease is SQLite's lock")
     world = await signed_in(broker)
     await expire(broker, world.identity_id)
-    async with broker.runtime.store.engine.begin() as conn:
-        await conn.execute(t.identity_refresh.insert().values(
-            identity_id=world.identity_id, lease_owner="rl_crashed", attempts=0,
-            lease_until=now_s() * 1000 - 1))
+    await hold_lease(broker, world.identity_id, "rl_crashed", now_s() * 1000 - 1)
     identity = await read_identity(broker, world.reader)
     assert identity["access_token"] == broker.upstream.issued[-1]["access_token"]
     assert world.refreshes(broker) == 1
@@ -224,10 +234,7 @@ async def test_a_reader_waiting_on_another_process_lease_polls_often_then_backs_
     from idbroker.lifecycle import refresh as refresh_module
     world = await signed_in(broker)
     await expire(broker, world.identity_id)
-    async with broker.runtime.store.engine.begin() as conn:
-        await conn.execute(t.identity_refresh.insert().values(
-            identity_id=world.identity_id, lease_owner="rl_other_process", attempts=0,
-            lease_until=now_s() * 1000 + 60_000))
+    await hold_lease(broker, world.identity_id, "rl_other_process", now_s() * 1000 + 60_000)
     loop = asyncio.get_running_loop()
     pauses: list[tuple[float, float]] = []  # (seconds waited so far, pause asked for)
 
@@ -249,16 +256,9 @@ async def test_a_reader_waiting_on_another_process_lease_polls_often_then_backs_
         await asyncio.sleep(0.01)
     assert not reading.done()
     # The other process stores its fresh set and releases the lease.
-    store = broker.runtime.store
-    identity = await get_identity(store, world.identity_id)
-    assert identity is not None
-    tokens = store.open_tokens(identity)
-    assert tokens is not None
-    tokens.access_token, tokens.expires_at = "at-from-the-other-process", now_s() + 3600
-    async with store.engine.begin() as conn:
-        await conn.execute(t.identities.update().where(
-            t.identities.c.id == world.identity_id).values(
-                **store._sealed_tokens(world.identity_id, tokens)))
+    await store_tokens(broker, world.identity_id, access_token="at-from-the-other-process",
+                       expires_at=now_s() + 3600)
+    async with broker.runtime.store.engine.begin() as conn:
         await conn.execute(t.identity_refresh.update().values(
             lease_owner=None, lease_until=None, refreshed_at=now_s() * 1000))
     assert (await reading)["access_token"] == "at-from-the-other-process"
